@@ -1,0 +1,104 @@
+/**
+ * `POST /` with `X-Sora-Target: <action>`: the ImageFlux/Sora-style API. Checks run in a fixed order,
+ * each with its own status: method (405), token (401), action (400), content type (415), size (413),
+ * JSON (400), then the action's own schema (400) and lookups (404).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { ChannelRegistry } from '../channel/channel-registry.ts';
+import { invalidParameter, NagareError, toHttpError } from '../errors.ts';
+import { readBody } from '../http/body.ts';
+import { publicUrlsFor } from '../http/public-urls.ts';
+import { sendJson } from '../http/respond.ts';
+import { actionNames, actions, type Action } from './actions.ts';
+import type { TokenAuthenticator } from './token-authenticator.ts';
+
+export interface ApiOptions {
+  publicUrl: string | undefined;
+  /** Host used for URLs when the request's Host header is missing or implausible. */
+  fallbackHost: string;
+  bodyLimitBytes: number;
+  /** A failed authentication is answered only after this delay, to slow down guessing. */
+  authFailureDelayMs: number;
+}
+
+export interface ApiDeps {
+  registry: ChannelRegistry;
+  authenticator: TokenAuthenticator;
+  log: Logger;
+  options: ApiOptions;
+}
+
+function isJsonContentType(header: string | undefined): boolean {
+  const mediaType = (header ?? '').split(';')[0]?.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+function lookupAction(target: string | string[] | undefined): Action {
+  const name = typeof target === 'string' ? target.trim() : '';
+  const action = Object.hasOwn(actions, name) ? actions[name] : undefined;
+  if (action === undefined) {
+    const said = name === '' ? 'is missing' : `names an unknown action "${name.slice(0, 100)}"`;
+    throw invalidParameter(`X-Sora-Target ${said}; known actions: ${actionNames().join(', ')}`);
+  }
+  return action;
+}
+
+function parseJson(raw: Buffer): unknown {
+  if (raw.length === 0) return {};
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch (err) {
+    throw invalidParameter(`the request body is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export class ApiHandler {
+  readonly #deps: ApiDeps;
+
+  constructor(deps: ApiDeps) {
+    this.#deps = deps;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    try {
+      const answer = await this.#run(req);
+      sendJson(res, 200, answer);
+    } catch (err) {
+      const { status, body, cause } = toHttpError(err, requestId);
+      if (cause !== undefined) this.#deps.log.error({ err: cause, requestId }, 'API request failed');
+      const headers: Record<string, string> = {};
+      if (status === 405) headers['Allow'] = 'POST';
+      if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
+      if (!req.readableEnded) {
+        // The body was not read (refused early): do not keep the connection for whatever else the client sends.
+        headers['Connection'] = 'close';
+        req.resume();
+      }
+      sendJson(res, status, body, headers);
+    }
+  }
+
+  async #run(req: IncomingMessage): Promise<unknown> {
+    const { registry, authenticator, options } = this.#deps;
+    if (req.method !== 'POST') {
+      throw new NagareError(
+        'MethodNotAllowed',
+        `${req.method ?? 'this method'} is not allowed here; use POST`,
+      );
+    }
+    const owner = authenticator.authenticate(req.headers.authorization);
+    if (owner === undefined) {
+      await sleep(options.authFailureDelayMs);
+      throw new NagareError('Unauthorized', 'a valid Bearer token is required');
+    }
+    const action = lookupAction(req.headers['x-sora-target']);
+    if (!isJsonContentType(req.headers['content-type'])) {
+      throw new NagareError('UnsupportedMediaType', 'Content-Type must be application/json');
+    }
+    const body = parseJson(await readBody(req, options.bodyLimitBytes));
+    const urls = publicUrlsFor(options.publicUrl, req, options.fallbackHost);
+    return action({ owner, body, urls, registry });
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * One typed configuration, from four layers: defaults < JSON file (--config) < environment (NAGARE_*) < CLI flags.
+ * Validated once; every error names the key where the bad value came from and the rule it broke.
+ * The option table below is the single definition used for parsing, validation and --help.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const logFormats = ['auto', 'json', 'pretty'] as const;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  apiTokens: readonly string[];
+  publicUrl: string | undefined;
+  logLevel: (typeof logLevels)[number];
+  logFormat: (typeof logFormats)[number];
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Parse<T> = (raw: unknown) => T;
+
+interface OptionSpec {
+  key: keyof Config;
+  flag: string;
+  env: string;
+  valueName: string;
+  description: string;
+  defaultText: string;
+  parse: Parse<Config[keyof Config]>;
+  /** Repeatable on the command line (values are joined with commas). */
+  multiple?: boolean;
+}
+
+class RuleError extends Error {}
+
+const asString = (raw: unknown): string => {
+  if (typeof raw === 'number') return String(raw);
+  if (typeof raw !== 'string') throw new RuleError('must be a string');
+  return raw.trim();
+};
+
+const parsePort: Parse<number> = (raw) => {
+  const text = asString(raw);
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new RuleError('must be an integer from 0 to 65535');
+  return port;
+};
+
+const parseNonEmpty: Parse<string> = (raw) => {
+  const text = asString(raw);
+  if (text === '') throw new RuleError('must not be empty');
+  return text;
+};
+
+const parseTokens: Parse<readonly string[]> = (raw) => {
+  const parts = Array.isArray(raw) ? raw.map(asString) : asString(raw).split(',');
+  const tokens = parts.map((part) => part.trim()).filter((part) => part !== '');
+  for (const token of tokens) {
+    if (token.length < 16 || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new RuleError(
+        'must be tokens of at least 16 printable ASCII characters, without spaces or commas',
+      );
+    }
+  }
+  return tokens;
+};
+
+const parsePublicUrl: Parse<string> = (raw) => {
+  const text = asString(raw);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new RuleError('must be an absolute http or https URL');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    throw new RuleError('must be an http or https URL without query or fragment');
+  }
+  return url.href.replace(/\/+$/, '');
+};
+
+const parseChoice =
+  <T extends string>(choices: readonly T[]): Parse<T> =>
+  (raw) => {
+    const text = asString(raw);
+    if (!(choices as readonly string[]).includes(text))
+      throw new RuleError(`must be one of ${choices.join(', ')}`);
+    return text as T;
+  };
+
+export const optionSpecs: readonly OptionSpec[] = [
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'NAGARE_PORT',
+    valueName: 'N',
+    description: 'TCP port for HTTP and WebSocket (0 picks a free port)',
+    defaultText: '5000',
+    parse: parsePort,
+  },
+  {
+    key: 'host',
+    flag: 'host',
+    env: 'NAGARE_HOST',
+    valueName: 'ADDR',
+    description: 'address to listen on',
+    defaultText: '0.0.0.0',
+    parse: parseNonEmpty,
+  },
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'NAGARE_DATA_DIR',
+    valueName: 'DIR',
+    description: 'where the channel database and the generated API token are kept',
+    defaultText: './data',
+    parse: (raw) => resolve(parseNonEmpty(raw)),
+  },
+  {
+    key: 'apiTokens',
+    flag: 'api-token',
+    env: 'NAGARE_API_TOKENS',
+    valueName: 'TOKEN',
+    description: 'API Bearer token(s), comma-separated or repeated; none: one is generated in the data dir',
+    defaultText: '(generated)',
+    parse: parseTokens,
+    multiple: true,
+  },
+  {
+    key: 'publicUrl',
+    flag: 'public-url',
+    env: 'NAGARE_PUBLIC_URL',
+    valueName: 'URL',
+    description: 'base of the URLs the API hands out, e.g. https://live.example.com',
+    defaultText: "(the request's Host)",
+    parse: parsePublicUrl,
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'NAGARE_LOG_LEVEL',
+    valueName: 'LEVEL',
+    description: `one of ${logLevels.join(', ')}`,
+    defaultText: 'info',
+    parse: parseChoice(logLevels),
+  },
+  {
+    key: 'logFormat',
+    flag: 'log-format',
+    env: 'NAGARE_LOG_FORMAT',
+    valueName: 'FORMAT',
+    description: 'json, pretty (for a terminal), or auto (pretty when stdout is a terminal)',
+    defaultText: 'auto',
+    parse: parseChoice(logFormats),
+  },
+];
+
+export const defaultConfig: Readonly<Config> = {
+  port: 5000,
+  host: '0.0.0.0',
+  dataDir: resolve('data'),
+  apiTokens: [],
+  publicUrl: undefined,
+  logLevel: 'info',
+  logFormat: 'auto',
+};
+
+export interface ConfigSources {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  readFile?: (path: string) => string;
+}
+
+export type ConfigResult =
+  { kind: 'config'; config: Readonly<Config> } | { kind: 'help' } | { kind: 'version' };
+
+function applyLayer(config: Config, spec: OptionSpec, raw: unknown, where: string): void {
+  try {
+    (config as unknown as Record<string, unknown>)[spec.key] = spec.parse(raw);
+  } catch (err) {
+    if (err instanceof RuleError) throw new ConfigError(`${where} ${err.message}`);
+    throw err;
+  }
+}
+
+function applyFile(config: Config, path: string, readFile: (path: string) => string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFile(path));
+  } catch (err) {
+    throw new ConfigError(`config file ${path} cannot be read as JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  for (const [key, value] of Object.entries(parsed)) {
+    const spec = optionSpecs.find((candidate) => candidate.key === key);
+    if (spec === undefined) {
+      const known = optionSpecs.map((candidate) => candidate.key).join(', ');
+      throw new ConfigError(`config file ${path}: "${key}" is not a known key (known: ${known})`);
+    }
+    applyLayer(config, spec, value, `config file ${path}: "${key}"`);
+  }
+}
+
+function applyEnv(config: Config, env: ConfigSources['env']): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('NAGARE_') || value === undefined) continue;
+    const spec = optionSpecs.find((candidate) => candidate.env === name);
+    if (spec === undefined) {
+      const known = optionSpecs.map((candidate) => candidate.env).join(', ');
+      throw new ConfigError(`environment variable ${name} is not a known setting (known: ${known})`);
+    }
+    applyLayer(config, spec, value, name);
+  }
+}
+
+/** Builds the configuration from its sources; never reads process globals itself. */
+export function loadConfig(sources: ConfigSources): ConfigResult {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  for (const spec of optionSpecs) options[spec.flag] = { type: 'string', multiple: spec.multiple === true };
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args: [...sources.argv], options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message} (see --help)`);
+  }
+  if (values['help'] === true) return { kind: 'help' };
+  if (values['version'] === true) return { kind: 'version' };
+
+  const config: Config = { ...defaultConfig };
+  const configPath = values['config'];
+  if (typeof configPath === 'string') {
+    applyFile(config, resolve(configPath), sources.readFile ?? ((path) => readFileSync(path, 'utf8')));
+  }
+  applyEnv(config, sources.env);
+  for (const spec of optionSpecs) {
+    const raw = values[spec.flag];
+    if (raw !== undefined) applyLayer(config, spec, raw, `--${spec.flag}`);
+  }
+  return { kind: 'config', config: Object.freeze(config) };
+}
+
+export function helpText(version: string): string {
+  const rows = [
+    ['--config FILE', '', 'JSON file with any of the keys below (camelCase, e.g. "dataDir")', ''],
+    ...optionSpecs.map((spec) => [
+      `--${spec.flag} ${spec.valueName}`,
+      spec.env,
+      spec.description,
+      spec.defaultText,
+    ]),
+    ['--help', '', 'print this help', ''],
+    ['--version', '', 'print the version', ''],
+  ];
+  const width = Math.max(...rows.map((row) => (row[0] ?? '').length));
+  const lines = rows.map(([flag = '', env, description, fallback]) => {
+    const details = [env === '' ? '' : `[${env}]`, fallback === '' ? '' : `(default: ${fallback})`]
+      .filter((part) => part !== '')
+      .join(' ');
+    return `  ${flag.padEnd(width)}  ${description}${details === '' ? '' : `\n  ${' '.repeat(width)}  ${details}`}`;
+  });
+  return [
+    `Nagare ${version}: WebRTC in (Sora-compatible signaling), HLS out.`,
+    '',
+    'Usage: npm start -- [options]',
+    '',
+    'Options (defaults < --config file < NAGARE_* environment < flags):',
+    ...lines,
+    '',
+  ].join('\n');
+}

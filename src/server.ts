@@ -1,0 +1,186 @@
+/**
+ * NagareServer: the whole server in one object. It owns the store, the channel registry and the HTTP
+ * server (API, health, later signaling and HLS), starts them in order and closes them in reverse.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { ApiHandler } from './api/api-handler.ts';
+import { TokenAuthenticator } from './api/token-authenticator.ts';
+import { loadOrCreateToken, type StoredToken } from './api/token-file.ts';
+import { ChannelRegistry } from './channel/channel-registry.ts';
+import type { Config } from './config.ts';
+import { NagareError, toHttpError } from './errors.ts';
+import { sendJson } from './http/respond.ts';
+import { ChannelStore } from './store/channel-store.ts';
+import { version } from './version.ts';
+
+export class StartError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StartError';
+  }
+}
+
+export interface NagareServerOptions {
+  /** Delay before a 401 answer; slows token guessing. */
+  authFailureDelayMs?: number;
+  /** How long close() lets open requests finish before cutting them. */
+  closeGraceMs?: number;
+}
+
+const apiBodyLimitBytes = 64 * 1024;
+
+export class NagareServer {
+  readonly #config: Readonly<Config>;
+  readonly #log: Logger;
+  readonly #options: Required<NagareServerOptions>;
+  #store: ChannelStore | undefined;
+  #http: Server | undefined;
+  #registry: ChannelRegistry | undefined;
+  #generatedToken: StoredToken | undefined;
+  #closing: Promise<void> | undefined;
+  #resolveClosed: (reason: string) => void = () => undefined;
+  readonly closed: Promise<string>;
+
+  constructor(config: Readonly<Config>, log: Logger, options: NagareServerOptions = {}) {
+    this.#config = config;
+    this.#log = log;
+    this.#options = { authFailureDelayMs: 200, closeGraceMs: 2000, ...options };
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /** The port actually listened on (useful with port 0). */
+  get port(): number {
+    const address = this.#http?.address();
+    if (address === null || address === undefined || typeof address === 'string') {
+      throw new Error('server is not listening');
+    }
+    return address.port;
+  }
+
+  /** The token generated into the data dir, when none was configured. */
+  get generatedToken(): StoredToken | undefined {
+    return this.#generatedToken;
+  }
+
+  get registry(): ChannelRegistry {
+    if (this.#registry === undefined) throw new Error('server is not started');
+    return this.#registry;
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    const store = new ChannelStore(config.dataDir);
+    try {
+      store.open();
+    } catch (err) {
+      throw new StartError(
+        `cannot open the channel database in ${config.dataDir}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    this.#store = store;
+
+    let tokens = config.apiTokens;
+    if (tokens.length === 0) {
+      this.#generatedToken = loadOrCreateToken(config.dataDir);
+      tokens = [this.#generatedToken.token];
+    }
+    const registry = new ChannelRegistry(store);
+    this.#registry = registry;
+    const api = new ApiHandler({
+      registry,
+      authenticator: new TokenAuthenticator(tokens),
+      log: this.#log.child({ component: 'api' }),
+      options: {
+        publicUrl: config.publicUrl,
+        fallbackHost: `localhost:${config.port}`,
+        bodyLimitBytes: apiBodyLimitBytes,
+        authFailureDelayMs: this.#options.authFailureDelayMs,
+      },
+    });
+
+    const http = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
+    http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      void this.#route(req, res, api);
+    });
+    http.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.#http = http;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(
+          new StartError(`cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`, {
+            cause: err,
+          }),
+        );
+      };
+      http.once('error', onError);
+      http.listen(config.port, config.host, () => {
+        http.off('error', onError);
+        resolve();
+      });
+    }).catch(async (err: unknown) => {
+      await this.close('start-failed');
+      throw err;
+    });
+    this.#log.info({ port: this.port, host: config.host, dataDir: config.dataDir, version }, 'listening');
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse, api: ApiHandler): Promise<void> {
+    const requestId = randomBytes(8).toString('hex');
+    res.setHeader('X-Request-Id', requestId);
+    try {
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      if (path === '/') {
+        await api.handle(req, res, requestId);
+      } else if (path === '/healthz') {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          throw new NagareError(
+            'MethodNotAllowed',
+            `${req.method ?? 'this method'} is not allowed here; use GET`,
+          );
+        }
+        sendJson(res, 200, { ok: true, version });
+      } else {
+        throw new NagareError('NotFound', 'not found');
+      }
+    } catch (err) {
+      const { status, body, cause } = toHttpError(err, requestId);
+      if (cause !== undefined) this.#log.error({ err: cause, requestId, url: req.url }, 'request failed');
+      if (res.headersSent) res.destroy();
+      else sendJson(res, status, body, status === 405 ? { Allow: 'GET, HEAD' } : {});
+    }
+  }
+
+  /** Stops serving and releases everything. Idempotent; resolves when all is released. */
+  close(reason = 'closed'): Promise<void> {
+    this.#closing ??= this.#closeInner(reason);
+    return this.#closing;
+  }
+
+  async #closeInner(reason: string): Promise<void> {
+    const http = this.#http;
+    if (http?.listening === true) {
+      const done = new Promise<void>((resolve) =>
+        http.close(() => {
+          resolve();
+        }),
+      );
+      http.closeIdleConnections();
+      const cut = setTimeout(() => {
+        http.closeAllConnections();
+      }, this.#options.closeGraceMs);
+      await done;
+      clearTimeout(cut);
+    }
+    this.#store?.close();
+    this.#log.info({ reason }, 'closed');
+    this.#resolveClosed(reason);
+  }
+}
