@@ -4,6 +4,7 @@
  * The option table below is the single definition used for parsing, validation and --help.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -18,6 +19,18 @@ export interface Config {
   publicUrl: string | undefined;
   logLevel: (typeof logLevels)[number];
   logFormat: (typeof logFormats)[number];
+  /** Addresses announced as ICE host candidates besides the interfaces' own. */
+  iceHostAddresses: readonly string[];
+  /** UDP ports for WebRTC, inclusive; undefined lets the OS choose. */
+  udpPortRange: readonly [number, number] | undefined;
+  /** STUN/TURN servers handed to clients in `offer.config.iceServers`. */
+  iceServers: readonly IceServer[];
+}
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
 }
 
 export class ConfigError extends Error {
@@ -87,6 +100,57 @@ const parsePublicUrl: Parse<string> = (raw) => {
     throw new RuleError('must be an http or https URL without query or fragment');
   }
   return url.href.replace(/\/+$/, '');
+};
+
+const parseAddressList: Parse<readonly string[]> = (raw) => {
+  const parts = Array.isArray(raw) ? raw.map(asString) : asString(raw).split(',');
+  const addresses = parts.map((part) => part.trim()).filter((part) => part !== '');
+  for (const address of addresses) {
+    if (isIP(address) === 0) throw new RuleError('must be IP addresses, comma-separated');
+  }
+  return addresses;
+};
+
+const parsePortRange: Parse<readonly [number, number]> = (raw) => {
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(asString(raw));
+  const low = Number(match?.[1]);
+  const high = Number(match?.[2]);
+  if (match === null || low < 1024 || high > 65535 || low > high) {
+    throw new RuleError('must be a range MIN-MAX of UDP ports within 1024-65535, e.g. 40000-40999');
+  }
+  return [low, high];
+};
+
+const parseIceServers: Parse<readonly IceServer[]> = (raw) => {
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new RuleError('must be a JSON array like [{"urls":"stun:stun.example.com:3478"}]');
+    }
+  }
+  const rule = 'must be an array of {urls, username?, credential?} with stun:, turn: or turns: URLs';
+  if (!Array.isArray(value)) throw new RuleError(rule);
+  return value.map((entry: unknown): IceServer => {
+    if (typeof entry !== 'object' || entry === null) throw new RuleError(rule);
+    const { urls, username, credential } = entry as Record<string, unknown>;
+    const list = Array.isArray(urls) ? urls : [urls];
+    if (list.length === 0 || !list.every((url) => typeof url === 'string' && /^(stun|turns?):/.test(url))) {
+      throw new RuleError(rule);
+    }
+    if (
+      (username !== undefined && typeof username !== 'string') ||
+      (credential !== undefined && typeof credential !== 'string')
+    ) {
+      throw new RuleError(rule);
+    }
+    return {
+      urls: urls as string | string[],
+      ...(username === undefined ? {} : { username }),
+      ...(credential === undefined ? {} : { credential }),
+    };
+  });
 };
 
 const parseChoice =
@@ -163,6 +227,33 @@ export const optionSpecs: readonly OptionSpec[] = [
     defaultText: 'auto',
     parse: parseChoice(logFormats),
   },
+  {
+    key: 'iceHostAddresses',
+    flag: 'ice-host-addresses',
+    env: 'NAGARE_ICE_HOST_ADDRESSES',
+    valueName: 'IPS',
+    description: "addresses announced as ICE host candidates besides the interfaces' own (e.g. a public IP)",
+    defaultText: '127.0.0.1',
+    parse: parseAddressList,
+  },
+  {
+    key: 'udpPortRange',
+    flag: 'udp-port-range',
+    env: 'NAGARE_UDP_PORT_RANGE',
+    valueName: 'MIN-MAX',
+    description: 'UDP ports for WebRTC media, e.g. 40000-40999',
+    defaultText: '(any free port)',
+    parse: parsePortRange,
+  },
+  {
+    key: 'iceServers',
+    flag: 'ice-servers',
+    env: 'NAGARE_ICE_SERVERS',
+    valueName: 'JSON',
+    description: 'STUN/TURN servers handed to clients, e.g. [{"urls":"stun:stun.example.com:3478"}]',
+    defaultText: '[]',
+    parse: parseIceServers,
+  },
 ];
 
 export const defaultConfig: Readonly<Config> = {
@@ -173,6 +264,9 @@ export const defaultConfig: Readonly<Config> = {
   publicUrl: undefined,
   logLevel: 'info',
   logFormat: 'auto',
+  iceHostAddresses: ['127.0.0.1'],
+  udpPortRange: undefined,
+  iceServers: [],
 };
 
 export interface ConfigSources {

@@ -12,6 +12,10 @@ import { ChannelRegistry } from './channel/channel-registry.ts';
 import type { Config } from './config.ts';
 import { NagareError, toHttpError } from './errors.ts';
 import { sendJson } from './http/respond.ts';
+import { Sfu } from './sfu/sfu.ts';
+import { closeCodes } from './signaling/close-codes.ts';
+import { SignalingServer } from './signaling/signaling-server.ts';
+import type { SignalingOptions } from './signaling/signaling-session.ts';
 import { ChannelStore } from './store/channel-store.ts';
 import { version } from './version.ts';
 
@@ -27,14 +31,29 @@ export interface NagareServerOptions {
   authFailureDelayMs?: number;
   /** How long close() lets open requests finish before cutting them. */
   closeGraceMs?: number;
+  /** Signaling timings and limits (Sora's defaults: ping every 5 s, drop after 60 s without pong). */
+  signaling?: Partial<Omit<SignalingOptions, 'iceServers'>>;
 }
+
+const defaultSignalingOptions: Omit<SignalingOptions, 'iceServers'> = {
+  connectTimeoutMs: 10_000,
+  answerTimeoutMs: 30_000,
+  pingIntervalMs: 5_000,
+  pongTimeoutMs: 60_000,
+  authWebhookTimeoutMs: 5_000,
+  messagesPerSecond: 50,
+  messageBurst: 200,
+};
 
 const apiBodyLimitBytes = 64 * 1024;
 
 export class NagareServer {
   readonly #config: Readonly<Config>;
   readonly #log: Logger;
-  readonly #options: Required<NagareServerOptions>;
+  readonly #options: Required<Omit<NagareServerOptions, 'signaling'>>;
+  readonly #signalingOptions: Omit<SignalingOptions, 'iceServers'>;
+  #sfu: Sfu | undefined;
+  #signaling: SignalingServer | undefined;
   #store: ChannelStore | undefined;
   #http: Server | undefined;
   #registry: ChannelRegistry | undefined;
@@ -46,7 +65,9 @@ export class NagareServer {
   constructor(config: Readonly<Config>, log: Logger, options: NagareServerOptions = {}) {
     this.#config = config;
     this.#log = log;
-    this.#options = { authFailureDelayMs: 200, closeGraceMs: 2000, ...options };
+    const { signaling, ...rest } = options;
+    this.#options = { authFailureDelayMs: 200, closeGraceMs: 2000, ...rest };
+    this.#signalingOptions = { ...defaultSignalingOptions, ...signaling };
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
@@ -91,8 +112,33 @@ export class NagareServer {
     }
     const registry = new ChannelRegistry(store);
     this.#registry = registry;
+    const sfu = new Sfu(
+      {
+        additionalHostAddresses: config.iceHostAddresses,
+        udpPortRange: config.udpPortRange,
+        gatherTimeoutMs: 3000,
+      },
+      {
+        onLiveChanged: (channelId, live) => {
+          registry.setLive(channelId, live);
+        },
+      },
+      this.#log.child({ component: 'sfu' }),
+    );
+    this.#sfu = sfu;
+    registry.onDeleted((record) => {
+      sfu.disconnectChannel(record.channelId, closeCodes.normal, 'CHANNEL-DELETED');
+    });
+    const signaling = new SignalingServer({
+      registry,
+      sfu,
+      log: this.#log.child({ component: 'signaling' }),
+      options: { ...this.#signalingOptions, iceServers: config.iceServers },
+    });
+    this.#signaling = signaling;
     const api = new ApiHandler({
       registry,
+      sfu,
       authenticator: new TokenAuthenticator(tokens),
       log: this.#log.child({ component: 'api' }),
       options: {
@@ -106,6 +152,9 @@ export class NagareServer {
     const http = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
     http.on('request', (req: IncomingMessage, res: ServerResponse) => {
       void this.#route(req, res, api);
+    });
+    http.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+      signaling.handleUpgrade(req, socket, head);
     });
     http.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -164,7 +213,19 @@ export class NagareServer {
     return this.#closing;
   }
 
+  get sfu(): Sfu {
+    if (this.#sfu === undefined) throw new Error('server is not started');
+    return this.#sfu;
+  }
+
+  get signaling(): SignalingServer {
+    if (this.#signaling === undefined) throw new Error('server is not started');
+    return this.#signaling;
+  }
+
   async #closeInner(reason: string): Promise<void> {
+    await this.#signaling?.close('SHUTDOWN');
+    await this.#sfu?.close(closeCodes.normal, 'SHUTDOWN');
     const http = this.#http;
     if (http?.listening === true) {
       const done = new Promise<void>((resolve) =>

@@ -5,7 +5,10 @@
 import { parseCreateChannel } from '../channel/channel-spec.ts';
 import type { ChannelRegistry, ChannelView } from '../channel/channel-registry.ts';
 import { playlistUrl, soraUrl, type PublicUrls } from '../http/public-urls.ts';
-import { readObject, readRequired, readString } from './validate.ts';
+import { notFound, invalidParameter } from '../errors.ts';
+import { readObject, readRequired, readString } from '../lib/validate.ts';
+import { closeCodes } from '../signaling/close-codes.ts';
+import type { Sfu } from '../sfu/sfu.ts';
 
 export interface ActionContext {
   /** The caller's identity: the digest of its API token. */
@@ -13,13 +16,22 @@ export interface ActionContext {
   body: unknown;
   urls: PublicUrls;
   registry: ChannelRegistry;
+  sfu: Sfu;
 }
 
 export type Action = (ctx: ActionContext) => unknown;
 
-function readChannelId(body: unknown): string {
-  const record = readObject(body, '', ['channel_id']);
+function readChannelId(body: unknown, otherFields: readonly string[] = []): string {
+  const record = readObject(body, '', ['channel_id', ...otherFields]);
   return readString(readRequired(record, '', 'channel_id'), 'channel_id', 255);
+}
+
+/** A live (not deleted) channel of the caller, for the Sora connection actions. */
+function ownLiveChannel(ctx: ActionContext, otherFields: readonly string[]): string {
+  const channelId = readChannelId(ctx.body, otherFields);
+  const { state } = ctx.registry.get(ctx.owner, channelId);
+  if (state === 'deleted') throw notFound(`channel ${channelId} was deleted`);
+  return channelId;
 }
 
 export function describeChannel(view: ChannelView, urls: PublicUrls): Record<string, unknown> {
@@ -59,6 +71,34 @@ export const actions: Readonly<Record<string, Action>> = {
 
   'Nagare_20261124.DescribeChannel': ({ owner, body, urls, registry }) =>
     describeChannel(registry.get(owner, readChannelId(body)), urls),
+
+  'Sora_20151104.DisconnectChannel': (ctx) => {
+    const channelId = ownLiveChannel(ctx, ['reason']);
+    ctx.sfu.disconnectChannel(channelId, closeCodes.normal, 'DISCONNECTED-BY-API');
+    return { channel_id: channelId };
+  },
+
+  'Sora_20151104.DisconnectConnection': (ctx) => {
+    const channelId = ownLiveChannel(ctx, ['connection_id', 'reason']);
+    const record = ctx.body as Record<string, unknown>;
+    const connectionId = readString(readRequired(record, '', 'connection_id'), 'connection_id', 255);
+    if (!ctx.sfu.disconnectConnection(channelId, connectionId, closeCodes.normal, 'DISCONNECTED-BY-API')) {
+      throw notFound(`connection ${connectionId} is not in channel ${channelId}`);
+    }
+    return { channel_id: channelId, connection_id: connectionId };
+  },
+
+  'Sora_20201013.ListChannelConnections': (ctx) => ctx.sfu.listConnections(ownLiveChannel(ctx, [])),
+
+  'Sora_20160711.PushChannel': (ctx) => {
+    const channelId = ownLiveChannel(ctx, ['data']);
+    const data = (ctx.body as Record<string, unknown>)['data'];
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw invalidParameter('data must be a JSON object');
+    }
+    ctx.sfu.push(channelId, data);
+    return { channel_id: channelId };
+  },
 };
 
 export const actionNames = (): string[] => Object.keys(actions);

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ChannelRegistry } from '../channel/channel-registry.ts';
+import type { Sfu } from '../sfu/sfu.ts';
 import { invalidParameter, NagareError, toHttpError } from '../errors.ts';
 import { readBody } from '../http/body.ts';
 import { publicUrlsFor } from '../http/public-urls.ts';
@@ -25,6 +26,7 @@ export interface ApiOptions {
 
 export interface ApiDeps {
   registry: ChannelRegistry;
+  sfu: Sfu;
   authenticator: TokenAuthenticator;
   log: Logger;
   options: ApiOptions;
@@ -81,7 +83,7 @@ export class ApiHandler {
   }
 
   async #run(req: IncomingMessage): Promise<unknown> {
-    const { registry, authenticator, options } = this.#deps;
+    const { registry, sfu, authenticator, options } = this.#deps;
     if (req.method !== 'POST') {
       throw new NagareError(
         'MethodNotAllowed',
@@ -99,6 +101,6 @@ export class ApiHandler {
     }
     const body = parseJson(await readBody(req, options.bodyLimitBytes));
     const urls = publicUrlsFor(options.publicUrl, req, options.fallbackHost);
-    return action({ owner, body, urls, registry });
+    return action({ owner, body, urls, registry, sfu });
   }
 }

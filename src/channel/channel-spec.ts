@@ -11,7 +11,7 @@ import {
   readOneOf,
   readOptionalHttpUrl,
   readRequired,
-} from '../api/validate.ts';
+} from '../lib/validate.ts';
 
 export const h264Profiles = ['h264_high', 'h264_main', 'h264_baseline'] as const;
 export type H264Profile = (typeof h264Profiles)[number];

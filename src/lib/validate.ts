@@ -89,3 +89,17 @@ export function readOptionalHttpUrl(value: unknown, path: string): string | unde
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidParameter(rule);
   return url.href;
 }
+
+export function readOptionalBoolean(value: unknown, path: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw invalidParameter(`${path} must be true or false`);
+  return value;
+}
+
+export function readOptionalString(value: unknown, path: string, maxLength: number): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length > maxLength) {
+    throw invalidParameter(`${path} must be a string of at most ${maxLength} characters`);
+  }
+  return value;
+}
