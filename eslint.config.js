@@ -51,6 +51,36 @@ export default tseslint.config(
     },
   },
   {
+    // The e2e Sora client page is plain browser JavaScript that Chromium loads as-is (test/e2e/harness/pages/).
+    // It is outside the TypeScript project, so type-checked rules cannot run on it: lint it as an untyped
+    // browser ES module, naming the browser globals it uses (the `globals` package is not a dependency).
+    files: ['test/e2e/harness/pages/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'navigator',
+          'CSS',
+          'WebSocket',
+          'MediaStream',
+          'AudioContext',
+          'AnalyserNode',
+          'GainNode',
+          'OscillatorNode',
+          'MediaStreamAudioDestinationNode',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       // node:test's describe/it return promises that the runner itself awaits.
