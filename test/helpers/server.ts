@@ -2,7 +2,9 @@
  * Test harness: a real NagareServer on port 0 in this process, or the real CLI (`src/main.ts`) as a child
  * process. Each gets its own temporary data directory, removed on close.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +63,11 @@ export interface ApiAnswer {
   json: unknown;
 }
 
-/** One API call as a client would make it. `body` is JSON-encoded unless it is already a string. */
+/**
+ * One API call as a client would make it. `body` is JSON-encoded unless it is already a string.
+ * Note: passing `undefined` as `token` still sends testToken (the default applies); use rawRequest to send
+ * no Authorization header at all.
+ */
 export async function callApi(
   url: string,
   target: string,
@@ -74,7 +80,7 @@ export async function callApi(
     'X-Sora-Target': target,
     ...extraHeaders,
   };
-  if (token !== undefined) headers['Authorization'] = `Bearer ${token}`;
+  headers['Authorization'] = `Bearer ${token}`;
   const response = await fetch(`${url}/`, {
     method: 'POST',
     headers,
@@ -86,6 +92,24 @@ export async function callApi(
     headers: response.headers,
     json: text === '' ? undefined : JSON.parse(text),
   };
+}
+
+/** CreateChannel that must succeed (asserted): the new channel_id. */
+export async function createChannel(
+  url: string,
+  body: unknown = { hls: [validVariant()] },
+  token: string = testToken,
+): Promise<string> {
+  const answer = await callApi(url, 'ImageFlux_20180905.CreateChannel', body, token);
+  assert.equal(answer.status, 200, JSON.stringify(answer.json));
+  return (answer.json as { channel_id: string }).channel_id;
+}
+
+/** ListChannelIDs that must succeed (asserted): the caller's channel ids. */
+export async function listChannelIds(url: string, token: string = testToken): Promise<string[]> {
+  const answer = await callApi(url, 'ImageFlux_20200729.ListChannelIDs', {}, token);
+  assert.equal(answer.status, 200, JSON.stringify(answer.json));
+  return (answer.json as { channel_ids: string[] }).channel_ids;
 }
 
 export const validVariant = (): Record<string, unknown> => ({
@@ -118,7 +142,9 @@ export async function spawnServer(args: string[], env: Record<string, string> = 
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
-    child.once('exit', (code, signal) => resolve(signal ?? code)),
+    child.once('exit', (code, signal) => {
+      resolve(signal ?? code);
+    }),
   );
   const port = await new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
@@ -128,7 +154,9 @@ export async function spawnServer(args: string[], env: Record<string, string> = 
       const entry = JSON.parse(line) as { msg?: string; port?: number };
       if (entry.msg === 'listening' && entry.port !== undefined) resolve(entry.port);
     });
-    void exited.then((code) => reject(new Error(`server exited (${String(code)}) before listening: ${err}`)));
+    void exited.then((code) => {
+      reject(new Error(`server exited (${String(code)}) before listening: ${err}`));
+    });
   });
   return {
     child,
@@ -162,7 +190,88 @@ export async function runCli(
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const code = await new Promise<number | null>((resolve) =>
-    child.once('exit', (exitCode) => resolve(exitCode)),
+    child.once('exit', (exitCode) => {
+      resolve(exitCode);
+    }),
   );
   return { code, stdout, stderr };
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+export interface RawRequest {
+  method?: string;
+  /** Sent exactly as given: no normalisation of `..` or `//`, unlike fetch. */
+  path?: string;
+  headers?: Record<string, string>;
+  /** One buffer is sent with Content-Length; an array is written chunk by chunk, chunked, without it. */
+  body?: Buffer | string | readonly (Buffer | string)[] | undefined;
+}
+
+/** One HTTP request through node:http, for what fetch cannot send: raw paths, no Content-Type, chunked bodies. */
+export async function rawRequest(url: string, options: RawRequest = {}): Promise<RawAnswer> {
+  const { method = 'POST', path = '/', headers = {}, body } = options;
+  const target = new URL(url);
+  const allHeaders: Record<string, string> = { ...headers };
+  if (body !== undefined && !Array.isArray(body)) {
+    allHeaders['Content-Length'] = String(Buffer.byteLength(body as Buffer | string));
+  }
+  return new Promise<RawAnswer>((resolve, reject) => {
+    let answered = false;
+    const req = request(
+      { host: target.hostname, port: target.port, method, path, headers: allHeaders, agent: false },
+      (res) => {
+        answered = true;
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
+        });
+        res.on('error', reject);
+      },
+    );
+    // A server that refuses a body early may close while the rest is still being written; once the
+    // answer has arrived that is expected and not a failure of the request.
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    if (Array.isArray(body)) for (const chunk of body as readonly (Buffer | string)[]) req.write(chunk);
+    else if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+export interface JsonAnswer {
+  status: number;
+  json: unknown;
+}
+
+/** A raw answer with its body parsed as JSON, shaped like callApi's. */
+export const parseRaw = (answer: RawAnswer): JsonAnswer & RawAnswer => ({
+  ...answer,
+  json: answer.text === '' ? undefined : JSON.parse(answer.text),
+});
+
+/** Asserts status, code and message, and that the body is exactly `{"error":{"code","message"}}`. */
+export function assertApiError(
+  answer: JsonAnswer,
+  status: number,
+  code: string,
+  message: string | RegExp,
+): void {
+  const shown = JSON.stringify(answer.json);
+  assert.equal(answer.status, status, shown);
+  assert.ok(typeof answer.json === 'object' && answer.json !== null && !Array.isArray(answer.json), shown);
+  const body = answer.json as { error: { code: unknown; message: unknown } };
+  assert.deepEqual(Object.keys(body), ['error'], shown);
+  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message'], shown);
+  assert.equal(body.error.code, code, shown);
+  assert.equal(typeof body.error.message, 'string', shown);
+  if (typeof message === 'string') assert.equal(body.error.message, message);
+  else assert.match(body.error.message as string, message);
 }
