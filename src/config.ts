@@ -76,7 +76,7 @@ const parseNonEmpty: Parse<string> = (raw) => {
 };
 
 const parseTokens: Parse<readonly string[]> = (raw) => {
-  const parts = Array.isArray(raw) ? raw.map(asString) : asString(raw).split(',');
+  const parts = (Array.isArray(raw) ? raw.map(asString) : [asString(raw)]).flatMap((part) => part.split(','));
   const tokens = parts.map((part) => part.trim()).filter((part) => part !== '');
   for (const token of tokens) {
     if (token.length < 16 || !/^[\x21-\x7e]+$/.test(token)) {
@@ -96,14 +96,15 @@ const parsePublicUrl: Parse<string> = (raw) => {
   } catch {
     throw new RuleError('must be an absolute http or https URL');
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+  const hasQueryOrFragment = text.includes('?') || text.includes('#');
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || hasQueryOrFragment) {
     throw new RuleError('must be an http or https URL without query or fragment');
   }
   return url.href.replace(/\/+$/, '');
 };
 
 const parseAddressList: Parse<readonly string[]> = (raw) => {
-  const parts = Array.isArray(raw) ? raw.map(asString) : asString(raw).split(',');
+  const parts = (Array.isArray(raw) ? raw.map(asString) : [asString(raw)]).flatMap((part) => part.split(','));
   const addresses = parts.map((part) => part.trim()).filter((part) => part !== '');
   for (const address of addresses) {
     if (isIP(address) === 0) throw new RuleError('must be IP addresses, comma-separated');

@@ -11,6 +11,7 @@ import { loadOrCreateToken, type StoredToken } from './api/token-file.ts';
 import { ChannelRegistry } from './channel/channel-registry.ts';
 import type { Config } from './config.ts';
 import { NagareError, toHttpError } from './errors.ts';
+import { requestPath } from './http/request-path.ts';
 import { sendJson } from './http/respond.ts';
 import { Sfu } from './sfu/sfu.ts';
 import { closeCodes } from './signaling/close-codes.ts';
@@ -185,7 +186,7 @@ export class NagareServer {
     const requestId = randomBytes(8).toString('hex');
     res.setHeader('X-Request-Id', requestId);
     try {
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const path = requestPath(req);
       if (path === '/') {
         await api.handle(req, res, requestId);
       } else if (path === '/healthz') {

@@ -47,10 +47,18 @@ function lookupAction(target: string | string[] | undefined): Action {
   return action;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 function parseJson(raw: Buffer): unknown {
   if (raw.length === 0) return {};
+  let text: string;
   try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
+    text = strictUtf8.decode(raw);
+  } catch {
+    throw invalidParameter('the request body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text) as unknown;
   } catch (err) {
     throw invalidParameter(`the request body is not valid JSON (${(err as Error).message})`);
   }

@@ -21,6 +21,8 @@ export interface PublishedTrackStats {
 
 interface Subscription {
   track: MediaStreamTrack;
+  /** Off until the receiver's m-line is negotiated and its transport is up: packets sent before are lost. */
+  active: boolean;
   waitingForKeyframe: boolean;
 }
 
@@ -64,13 +66,28 @@ export class PublishedTrack {
     if (this.kind === 'video') this.requestKeyframe();
   }
 
-  /** A new receiver: returns the local track to give to its RTP sender. */
+  /** A new receiver: returns the local track to give to its RTP sender. Nothing flows until `activate`. */
   subscribe(subscriberId: string): MediaStreamTrack {
     this.unsubscribe(subscriberId);
     const track = new MediaStreamTrack({ kind: this.kind });
-    this.#subscriptions.set(subscriberId, { track, waitingForKeyframe: this.kind === 'video' });
-    if (this.kind === 'video') this.requestKeyframe();
+    this.#subscriptions.set(subscriberId, {
+      track,
+      active: false,
+      waitingForKeyframe: this.kind === 'video',
+    });
     return track;
+  }
+
+  /**
+   * The receiver can now take packets: start forwarding, video from the next keyframe (requested now).
+   * Starting earlier would spend the keyframe on a sender that cannot send yet, and the receiver would then
+   * get only pictures it cannot decode.
+   */
+  activate(subscriberId: string): void {
+    const subscription = this.#subscriptions.get(subscriberId);
+    if (subscription === undefined || subscription.active) return;
+    subscription.active = true;
+    if (this.kind === 'video') this.requestKeyframe();
   }
 
   unsubscribe(subscriberId: string): void {
@@ -113,6 +130,7 @@ export class PublishedTrack {
     this.#stats.bytes += rtp.payload.length;
     let keyframe: boolean | undefined;
     for (const subscription of this.#subscriptions.values()) {
+      if (!subscription.active) continue;
       if (subscription.waitingForKeyframe && this.videoCodec !== undefined) {
         keyframe ??= isKeyframeStart(this.videoCodec, rtp.payload);
         if (!keyframe) {

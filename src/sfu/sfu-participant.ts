@@ -62,7 +62,6 @@ export class SfuParticipant {
   #renegotiationWanted = false;
   #connected = false;
   #closed = false;
-  readonly #keyframeWanted = new Set<PublishedTrack>();
 
   constructor(info: ParticipantInfo, hooks: ParticipantHooks, network: NetworkOptions) {
     this.info = info;
@@ -152,7 +151,6 @@ export class SfuParticipant {
       published.requestKeyframe();
     });
     this.#downstream.set(key, { published, transceiver });
-    this.#keyframeWanted.add(published);
     if (negotiate) this.#negotiate();
   }
 
@@ -163,11 +161,34 @@ export class SfuParticipant {
       if (downstream.published.publisherId !== publisherId) continue;
       downstream.published.unsubscribe(this.info.connectionId);
       downstream.transceiver.stop();
-      this.#keyframeWanted.delete(downstream.published);
       this.#downstream.delete(key);
       changed = true;
     }
     if (changed) this.#negotiate();
+  }
+
+  /** What this connection sends and receives, for diagnostics and the admin page. */
+  describe(): Record<string, unknown> {
+    return {
+      connectionId: this.info.connectionId,
+      role: this.info.role,
+      connected: this.#connected,
+      signalingState: this.#pc.signalingState,
+      published: this.publishedTracks.map((track) => ({
+        kind: track.kind,
+        codec: track.videoCodec,
+        ...track.stats(),
+      })),
+      downstream: [...this.#downstream.values()].map(({ published, transceiver }) => ({
+        publisherId: published.publisherId,
+        kind: published.kind,
+        mid: transceiver.mid,
+        direction: transceiver.direction,
+        currentDirection: transceiver.currentDirection,
+        payloadType: transceiver.sender.codec?.payloadType,
+        mimeType: transceiver.sender.codec?.mimeType,
+      })),
+    };
   }
 
   /** Stream ids (publisher connection ids) this connection currently receives. */
@@ -214,7 +235,7 @@ export class SfuParticipant {
   #onConnectionState(state: string): void {
     if (state === 'connected' && !this.#connected) {
       this.#connected = true;
-      this.#requestWantedKeyframes();
+      this.#activateDownstreams();
       this.#hooks.onConnected(this);
     } else if ((state === 'failed' || state === 'closed') && !this.#closed) {
       this.#hooks.onPeerClosed(this, `peer connection ${state}`);
@@ -223,14 +244,18 @@ export class SfuParticipant {
 
   #offerFinished(): void {
     this.#offerInFlight = false;
-    this.#requestWantedKeyframes();
+    this.#activateDownstreams();
     if (this.#renegotiationWanted) this.#negotiate();
   }
 
-  #requestWantedKeyframes(): void {
-    if (!this.#connected) return;
-    for (const published of this.#keyframeWanted) published.requestKeyframe();
-    this.#keyframeWanted.clear();
+  /** Starts the flow on every downstream whose m-line the client has accepted, once the transport is up. */
+  #activateDownstreams(): void {
+    if (!this.#connected || !this.#answered) return;
+    for (const { published, transceiver } of this.#downstream.values()) {
+      if (transceiver.currentDirection === 'sendonly' || transceiver.currentDirection === 'sendrecv') {
+        published.activate(this.info.connectionId);
+      }
+    }
   }
 
   #negotiate(): void {

@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { requestPath } from '../http/request-path.ts';
 import type { ChannelRegistry } from '../channel/channel-registry.ts';
 import type { Sfu } from '../sfu/sfu.ts';
 import { closeCodes } from './close-codes.ts';
@@ -35,8 +36,7 @@ export class SignalingServer {
   /** Takes an HTTP upgrade for /signaling; refuses any other path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/signaling') {
+    if (requestPath(req) !== '/signaling') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }

@@ -164,6 +164,12 @@ window.soraDisconnect = async () => {
   if (conn === current) endSession();
 };
 
+/** The SDP both sides agreed on last, for diagnostics. */
+window.soraDescriptions = () => ({
+  remote: conn?.pc?.remoteDescription?.sdp ?? null,
+  local: conn?.pc?.localDescription?.sdp ?? null,
+});
+
 window.soraDropPongs = (on) => {
   dropPongs = on;
 };
