@@ -11,6 +11,7 @@ import type { Role } from '../signaling/signaling-message.ts';
 import type { VideoCodecName } from '../rtp/keyframe.ts';
 import { peerCodecs, peerHeaderExtensions, videoCodecName } from './codecs.ts';
 import { PublishedTrack, type TrackKind } from './published-track.ts';
+import { answerShapeProblem } from './sdp-shape.ts';
 
 export interface NetworkOptions {
   /** Addresses announced as host candidates besides the interfaces' own (loopback by default). */
@@ -104,6 +105,11 @@ export class SfuParticipant {
       if (this.info.audio) this.#addUpstream('audio');
       if (this.info.video) this.#addUpstream('video');
     }
+    if (this.#upstream.size === 0 && (existing.length === 0 || !this.receives)) {
+      // An offer without media sections would set up no ICE/DTLS transport, and the SDK waits for
+      // "connected" until it times out (a recvonly client in an empty channel). An inactive m-line anchors it.
+      pc.addTransceiver('audio', { direction: 'inactive' });
+    }
     if (this.receives) for (const track of existing) this.addDownstream(track, { negotiate: false });
     await pc.setLocalDescription(await pc.createOffer());
     const sdp = await this.#localSdpWithCandidates();
@@ -118,6 +124,7 @@ export class SfuParticipant {
 
   async applyAnswer(sdp: string): Promise<void> {
     if (this.#answered || !this.#offerInFlight) throw new Error('no offer is waiting for an answer');
+    this.#checkAnswerShape(sdp);
     await this.#pc.setRemoteDescription({ type: 'answer', sdp });
     this.#answered = true;
     this.#offerFinished();
@@ -125,6 +132,7 @@ export class SfuParticipant {
 
   async applyReanswer(sdp: string): Promise<void> {
     if (!this.#answered || !this.#offerInFlight) throw new Error('no re-offer is waiting for an answer');
+    this.#checkAnswerShape(sdp);
     await this.#pc.setRemoteDescription({ type: 'answer', sdp });
     this.#offerFinished();
   }
@@ -204,6 +212,11 @@ export class SfuParticipant {
       downstream.published.unsubscribe(this.info.connectionId);
     this.#downstream.clear();
     await this.#pc.close();
+  }
+
+  #checkAnswerShape(sdp: string): void {
+    const problem = answerShapeProblem(this.#pc.localDescription?.sdp ?? '', sdp);
+    if (problem !== undefined) throw new Error(problem);
   }
 
   #addUpstream(kind: TrackKind): void {

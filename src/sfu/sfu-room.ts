@@ -106,6 +106,7 @@ export class SfuRoom {
       } catch (err) {
         this.#members.delete(info.connectionId);
         await participant.close();
+        if (this.#members.size === 0) this.#hooks.onEmpty(this);
         throw err;
       }
     });

@@ -244,10 +244,14 @@ export class SignalingSession {
     let notifyMetadata = message.signalingNotifyMetadata;
     let authMetadata: unknown;
 
-    const room = sfu.room(message.channelId);
     const webhookUrl = channel.record.spec.authWebhookUrl;
     if (webhookUrl !== undefined) {
-      const counts = room.counts();
+      const counts = sfu.existingRoom(message.channelId)?.counts() ?? {
+        all: 0,
+        sendrecv: 0,
+        sendonly: 0,
+        recvonly: 0,
+      };
       const decision = await askAuthWebhook(
         webhookUrl,
         {
@@ -291,6 +295,8 @@ export class SignalingSession {
       notifyMetadata = decision.notifyMetadata ?? notifyMetadata;
     }
 
+    // The room is taken only now: a refused connection must not leave an empty room behind.
+    const room = sfu.room(message.channelId);
     this.#room = room;
     const joined = await room.join(
       {

@@ -257,22 +257,13 @@ describe('signaling with a channel auth webhook', () => {
     });
   }
 
-  test(
-    'a refused connection leaves no SFU room behind',
-    {
-      todo:
-        'bug: SignalingSession#connect calls sfu.room(channelId) before asking the webhook; on a refusal ' +
-        'nobody joins or leaves, so onEmpty never fires and the empty room (with its session_id) stays in ' +
-        'Sfu#rooms until shutdown, contrary to "dropped when empty" in src/sfu/sfu.ts',
-    },
-    async () => {
-      const channelId = await guardedChannel();
-      reply = answerJson({ allowed: false, reason: 'go away' });
-      const outcome = await connectOnce(started(), connectMessage(channelId));
-      assert.equal(outcome.kind, 'closed', JSON.stringify(outcome));
-      assert.equal(started().server.sfu.existingRoom(channelId), undefined);
-    },
-  );
+  test('a refused connection leaves no SFU room behind', async () => {
+    const channelId = await guardedChannel();
+    reply = answerJson({ allowed: false, reason: 'go away' });
+    const outcome = await connectOnce(started(), connectMessage(channelId));
+    assert.equal(outcome.kind, 'closed', JSON.stringify(outcome));
+    assert.equal(started().server.sfu.existingRoom(channelId), undefined);
+  });
 
   test('a webhook that never answers closes with 4401 "in time" after authWebhookTimeoutMs', async () => {
     const short = await startTestServer({}, { signaling: { authWebhookTimeoutMs: 300 } });
