@@ -48,7 +48,7 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
     return page;
   };
 
-  for (const codec of ['H264', 'VP8'] as const) {
+  for (const codec of ['H264', 'VP8', 'VP9'] as const) {
     test(`sendonly ${codec} reaches a recvonly receiver, which decodes frames of that codec`, async () => {
       const channelId = await newChannel();
       const publisher = await client();
@@ -132,6 +132,23 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
         `peer ${index} sees peer 1 leave`,
       );
       assert.ok(!snapshot.remoteStreamIds.includes(ids[1]!));
+    }
+    // Re-offers (a join, then a leave) did not disturb the streams that stayed: still decoding, nothing lost.
+    for (const index of [0, 2]) {
+      const before = await peers[index]!.inboundStats();
+      const decodedBefore =
+        before.find((r) => r.kind === 'video' && r.packetsReceived > 0)?.framesDecoded ?? 0;
+      const snapshot = await peers[index]!.waitFor(
+        (s) => s.inbound.some((r) => r.kind === 'video' && (r.framesDecoded ?? 0) > decodedBefore + 20),
+        10_000,
+        `peer ${index} keeps decoding after the re-offers`,
+      );
+      for (const stream of snapshot.inbound.filter((r) => r.packetsReceived > 0)) {
+        assert.ok(
+          stream.packetsLost <= 2,
+          `${stream.kind} lost ${stream.packetsLost} packets across re-offers`,
+        );
+      }
     }
     await peers[0]!.disconnect();
     await peers[2]!.disconnect();

@@ -66,6 +66,11 @@ export interface InboundRtpStats {
   frameWidth: number | null;
   frameHeight: number | null;
   trackIdentifier: string | null;
+  /** RTP packets never received (after retransmissions). */
+  packetsLost: number;
+  /** NACKs this receiver sent; null-free: 0 for audio. */
+  nackCount: number;
+  pliCount: number;
 }
 
 export interface OutboundRtpStats {

@@ -200,6 +200,9 @@ window.soraInboundStats = () =>
     frameWidth: s.frameWidth ?? null,
     frameHeight: s.frameHeight ?? null,
     trackIdentifier: s.trackIdentifier ?? null,
+    packetsLost: s.packetsLost ?? 0,
+    nackCount: s.nackCount ?? 0,
+    pliCount: s.pliCount ?? 0,
   }));
 
 window.soraOutboundStats = () =>
