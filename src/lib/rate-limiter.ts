@@ -3,25 +3,29 @@
  * monotonic clock), so the limiter is pure and testable with a fake clock.
  */
 export class TokenBucket {
-  readonly #ratePerMs: number;
-  readonly #burst: number;
-  #tokens: number;
+  // Whole numbers of micro-tokens: adding fractions of a token as floats drifts below 1 and lets fewer through.
+  readonly #microPerMs: number;
+  readonly #burstMicro: number;
+  #micro: number;
   #lastMs: number | undefined;
 
   constructor(ratePerSecond: number, burst: number) {
-    this.#ratePerMs = ratePerSecond / 1000;
-    this.#burst = burst;
-    this.#tokens = burst;
+    this.#microPerMs = ratePerSecond * 1000;
+    this.#burstMicro = burst * 1_000_000;
+    this.#micro = this.#burstMicro;
   }
 
   /** Takes one token if there is one. */
   take(nowMs: number): boolean {
     if (this.#lastMs !== undefined) {
-      this.#tokens = Math.min(this.#burst, this.#tokens + (nowMs - this.#lastMs) * this.#ratePerMs);
+      this.#micro = Math.min(
+        this.#burstMicro,
+        this.#micro + Math.round((nowMs - this.#lastMs) * this.#microPerMs),
+      );
     }
     this.#lastMs = nowMs;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#micro < 1_000_000) return false;
+    this.#micro -= 1_000_000;
     return true;
   }
 }

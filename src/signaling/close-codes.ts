@@ -20,8 +20,8 @@ export const closeCodes = {
 export function closeReason(text: string): string {
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= 123) return text;
-  return `${bytes
-    .subarray(0, 120)
-    .toString('utf8')
-    .replace(/\uFFFD$/, '')}...`;
+  // Cut before a UTF-8 continuation byte (10xxxxxx) so no character is split.
+  let cut = 120;
+  while (cut > 0 && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut -= 1;
+  return `${bytes.subarray(0, cut).toString('utf8')}...`;
 }

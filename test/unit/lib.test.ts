@@ -48,19 +48,10 @@ describe('TokenBucket', () => {
     assert.equal(sustained(10, 1), 100);
   });
 
-  test(
-    'a caller taking every 10 ms at 10/s gets 10 per second over 10 s',
-    {
-      todo:
-        'bug: TokenBucket(10, 1).take(t) for t = 0, 10, …, 9990 passes 91 times, not 100: the refill adds ' +
-        '0.1 token per call and ten of those sum to 0.9999999999999999 < 1, so each token costs 110 ms ' +
-        '(9.1/s); TokenBucket(100, 1) polled every 1 ms gives 910, not 1000',
-    },
-    () => {
-      assert.equal(sustained(10, 10), 100);
-      assert.equal(sustained(100, 1), 1_000);
-    },
-  );
+  test('a caller taking every 10 ms at 10/s gets 10 per second over 10 s', () => {
+    assert.equal(sustained(10, 10), 100);
+    assert.equal(sustained(100, 1), 1_000);
+  });
 
   test('does not refill above the burst however long it is idle', () => {
     const bucket = new TokenBucket(10, 2);
