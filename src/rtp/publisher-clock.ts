@@ -1,0 +1,215 @@
+/**
+ * Puts one publisher's audio and video on the channel clock, in sync (RFC 3550 §6.4.1).
+ *
+ * Each track has a source time for every RTP timestamp: before its first Sender Report, the RTP time itself
+ * (arrival-anchored, so only roughly in sync with the other track); after it, the sender's NTP wallclock, which
+ * audio and video share. A lower-envelope filter of (arrival − source time) estimates the offset to the local
+ * clock, following drift between sender and server; the offset actually applied moves towards that estimate at a
+ * bounded slew, so output times never jump. Both tracks on the NTP timeline use the same applied offset, so their
+ * relative timing is exactly what the Sender Reports say.
+ *
+ * Audio is the master: when the mapping must change (a first Sender Report, a Sender Report that jumps), the
+ * offset is re-based so that audio continues seamlessly, and video moves to follow it — a gap in audio is worse
+ * than a video frame shown a little early or late. Output times are monotonic per track. Pure: the caller gives
+ * arrival times from its monotonic clock.
+ */
+import { MinDelayFilter } from './min-delay-filter.ts';
+import type { SenderReport } from './rtcp.ts';
+import { tsDiff32 } from './seq.ts';
+
+export type ClockTrackKind = 'audio' | 'video';
+
+export interface PublisherClockOptions {
+  /** The channel clock's origin on the local monotonic clock (ms). */
+  epochMs: number;
+  /** Added to every output time, so frames are due after they arrive (buffering for jitter). */
+  playoutDelayMs: number;
+  /** The most the applied offset moves per second of elapsed time, in ms (5 = 0.5 %). */
+  slewMsPerSecond: number;
+  /** Width of the minimum-delay window, seconds. */
+  windowSeconds: number;
+  /** A Sender Report further than this from what the previous one predicts is a jump of the sender's clock. */
+  srJumpSeconds: number;
+}
+
+export const defaultPublisherClockOptions: Omit<PublisherClockOptions, 'epochMs'> = {
+  playoutDelayMs: 200,
+  slewMsPerSecond: 5,
+  windowSeconds: 10,
+  srJumpSeconds: 0.2,
+};
+
+interface Timeline {
+  filter: MinDelayFilter;
+  /** local seconds − source seconds, as applied now. */
+  applied: number | undefined;
+  lastSlewSeconds: number;
+}
+
+interface TrackState {
+  clockRate: number;
+  firstRtpTime: number | undefined;
+  lastRtpTime: number | undefined;
+  sr: { ntpSeconds: number; rtpTime: number } | undefined;
+  pendingSr: { report: SenderReport; arrivalMs: number } | undefined;
+  arrival: Timeline;
+  lastOutMs: number | undefined;
+  senderReports: number;
+  srJumps: number;
+}
+
+export interface TrackClockStats {
+  mode: 'arrival' | 'sender-report';
+  senderReports: number;
+  srJumps: number;
+}
+
+const twoTo32 = 2 ** 32;
+
+function newTimeline(windowSeconds: number): Timeline {
+  return {
+    filter: new MinDelayFilter(1, Math.max(1, Math.round(windowSeconds))),
+    applied: undefined,
+    lastSlewSeconds: 0,
+  };
+}
+
+export class PublisherClock {
+  readonly #options: PublisherClockOptions;
+  readonly #tracks = new Map<ClockTrackKind, TrackState>();
+  readonly #ntp: Timeline;
+  /** The track whose arrivals drive the shared NTP timeline: audio once it has a Sender Report. */
+  #master: ClockTrackKind | undefined;
+
+  constructor(options: PublisherClockOptions) {
+    this.#options = options;
+    this.#ntp = newTimeline(options.windowSeconds);
+  }
+
+  addTrack(kind: ClockTrackKind, clockRate: number): void {
+    this.#tracks.set(kind, {
+      clockRate,
+      firstRtpTime: undefined,
+      lastRtpTime: undefined,
+      sr: undefined,
+      pendingSr: undefined,
+      arrival: newTimeline(this.#options.windowSeconds),
+      lastOutMs: undefined,
+      senderReports: 0,
+      srJumps: 0,
+    });
+  }
+
+  senderReport(kind: ClockTrackKind, report: SenderReport, arrivalMs: number): void {
+    const track = this.#tracks.get(kind);
+    if (track === undefined) return;
+    if (track.lastRtpTime === undefined) {
+      track.pendingSr = { report, arrivalMs };
+      return;
+    }
+    this.#applySenderReport(kind, track, report, arrivalMs);
+  }
+
+  /** Channel time (ms) of a frame with this unwrapped RTP time that completed at `arrivalMs`. */
+  map(kind: ClockTrackKind, rtpTime: number, arrivalMs: number): number {
+    const track = this.#tracks.get(kind);
+    if (track === undefined) throw new Error(`no ${kind} track`);
+    track.firstRtpTime ??= rtpTime;
+    if (track.lastRtpTime === undefined || rtpTime > track.lastRtpTime) track.lastRtpTime = rtpTime;
+    if (track.pendingSr !== undefined) {
+      const { report, arrivalMs: at } = track.pendingSr;
+      track.pendingSr = undefined;
+      this.#applySenderReport(kind, track, report, at);
+    }
+    const arrivalSeconds = arrivalMs / 1000;
+    let localSeconds: number;
+    if (track.sr === undefined) {
+      const source = (rtpTime - track.firstRtpTime) / track.clockRate;
+      track.arrival.filter.add(arrivalSeconds - source, arrivalSeconds);
+      localSeconds = source + this.#advance(track.arrival, arrivalSeconds);
+    } else {
+      const source = track.sr.ntpSeconds + (rtpTime - track.sr.rtpTime) / track.clockRate;
+      if (kind === this.#master) this.#ntp.filter.add(arrivalSeconds - source, arrivalSeconds);
+      localSeconds = source + this.#advance(this.#ntp, arrivalSeconds);
+    }
+    let out = localSeconds * 1000 + this.#options.playoutDelayMs - this.#options.epochMs;
+    const tickMs = 1000 / track.clockRate;
+    if (track.lastOutMs !== undefined && out < track.lastOutMs + tickMs) out = track.lastOutMs + tickMs;
+    track.lastOutMs = out;
+    return out;
+  }
+
+  stats(): Partial<Record<ClockTrackKind, TrackClockStats>> {
+    const out: Partial<Record<ClockTrackKind, TrackClockStats>> = {};
+    for (const [kind, track] of this.#tracks) {
+      out[kind] = {
+        mode: track.sr === undefined ? 'arrival' : 'sender-report',
+        senderReports: track.senderReports,
+        srJumps: track.srJumps,
+      };
+    }
+    return out;
+  }
+
+  /** Moves the applied offset towards the filter's estimate by at most the slew allowed since last time. */
+  #advance(timeline: Timeline, nowSeconds: number): number {
+    const target = timeline.filter.estimate();
+    if (timeline.applied === undefined) {
+      timeline.applied = target ?? 0;
+    } else if (target !== undefined) {
+      const elapsed = Math.max(0, nowSeconds - timeline.lastSlewSeconds);
+      const step = (this.#options.slewMsPerSecond / 1000) * elapsed;
+      timeline.applied += Math.max(-step, Math.min(step, target - timeline.applied));
+    }
+    timeline.lastSlewSeconds = nowSeconds;
+    return timeline.applied;
+  }
+
+  /** Local seconds the track's latest frame maps to now, or undefined if it has none yet. */
+  #currentLocal(track: TrackState): number | undefined {
+    const rtpTime = track.lastRtpTime;
+    if (rtpTime === undefined || track.firstRtpTime === undefined) return undefined;
+    if (track.sr === undefined) {
+      const applied = track.arrival.applied;
+      return applied === undefined ? undefined : (rtpTime - track.firstRtpTime) / track.clockRate + applied;
+    }
+    const applied = this.#ntp.applied;
+    return applied === undefined
+      ? undefined
+      : track.sr.ntpSeconds + (rtpTime - track.sr.rtpTime) / track.clockRate + applied;
+  }
+
+  #applySenderReport(kind: ClockTrackKind, track: TrackState, report: SenderReport, arrivalMs: number): void {
+    const lastRtp = track.lastRtpTime ?? 0;
+    const rtpTime = lastRtp + tsDiff32(report.rtpTimestamp, lastRtp % twoTo32);
+    let ntpSeconds = report.ntpSeconds + report.ntpFraction / twoTo32;
+    const previous = track.sr;
+    if (previous !== undefined) {
+      // NTP seconds wrap in 2036 (RFC 5905 era 1): keep them next to the previous report's.
+      ntpSeconds += Math.round((previous.ntpSeconds - ntpSeconds) / twoTo32) * twoTo32;
+    }
+    track.senderReports += 1;
+    const predicted =
+      previous === undefined
+        ? undefined
+        : previous.ntpSeconds + (rtpTime - previous.rtpTime) / track.clockRate;
+    const jumped = predicted !== undefined && Math.abs(predicted - ntpSeconds) > this.#options.srJumpSeconds;
+    if (jumped) track.srJumps += 1;
+    const before = this.#currentLocal(track);
+    track.sr = { ntpSeconds, rtpTime };
+    if (previous !== undefined && !jumped) return;
+
+    const becomesMaster = kind === 'audio' || this.#master === undefined || this.#master === 'video';
+    if (!becomesMaster) return; // video follows audio's mapping, even if that moves it
+    this.#master = kind;
+    this.#ntp.filter.reset();
+    if (before !== undefined) {
+      // Re-base so this (master) track continues exactly where it was; the filter then steers it.
+      const source = ntpSeconds + (lastRtp - rtpTime) / track.clockRate;
+      this.#ntp.applied = before - source;
+      this.#ntp.lastSlewSeconds = arrivalMs / 1000;
+    } else {
+      this.#ntp.applied = undefined;
+    }
+  }
+}
