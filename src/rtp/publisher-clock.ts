@@ -30,6 +30,11 @@ export interface PublisherClockOptions {
   windowSeconds: number;
   /** A Sender Report further than this from what the previous one predicts is a jump of the sender's clock. */
   srJumpSeconds: number;
+  /**
+   * How long video's jumped Sender Reports are held back waiting for audio's to jump too (one sender clock
+   * jumps for both); past this the new relation is taken as real and video moves.
+   */
+  srJumpHoldSeconds: number;
 }
 
 export const defaultPublisherClockOptions: Omit<PublisherClockOptions, 'epochMs'> = {
@@ -37,6 +42,7 @@ export const defaultPublisherClockOptions: Omit<PublisherClockOptions, 'epochMs'
   slewMsPerSecond: 5,
   windowSeconds: 10,
   srJumpSeconds: 0.2,
+  srJumpHoldSeconds: 3,
 };
 
 interface Timeline {
@@ -51,6 +57,8 @@ interface TrackState {
   firstRtpTime: number | undefined;
   lastRtpTime: number | undefined;
   sr: { ntpSeconds: number; rtpTime: number } | undefined;
+  /** A jumped report of a non-master track, not yet applied. */
+  heldSr: { ntpSeconds: number; rtpTime: number; sinceMs: number } | undefined;
   pendingSr: { report: SenderReport; arrivalMs: number } | undefined;
   arrival: Timeline;
   lastOutMs: number | undefined;
@@ -92,6 +100,7 @@ export class PublisherClock {
       firstRtpTime: undefined,
       lastRtpTime: undefined,
       sr: undefined,
+      heldSr: undefined,
       pendingSr: undefined,
       arrival: newTimeline(this.#options.windowSeconds),
       lastOutMs: undefined,
@@ -194,13 +203,24 @@ export class PublisherClock {
         ? undefined
         : previous.ntpSeconds + (rtpTime - previous.rtpTime) / track.clockRate;
     const jumped = predicted !== undefined && Math.abs(predicted - ntpSeconds) > this.#options.srJumpSeconds;
+    const isMaster = kind === 'audio' || this.#master === undefined || this.#master === 'video';
+
+    if (jumped && !isMaster) {
+      // Hold it: the master's reports come from the same clock and will most likely jump too, and mixing a
+      // report from after the jump with one from before would misplace video by the jump.
+      if (track.heldSr === undefined) track.srJumps += 1;
+      track.heldSr = { ntpSeconds, rtpTime, sinceMs: track.heldSr?.sinceMs ?? arrivalMs };
+      if (arrivalMs - track.heldSr.sinceMs < this.#options.srJumpHoldSeconds * 1000) return;
+      track.heldSr = undefined;
+      track.sr = { ntpSeconds, rtpTime };
+      return;
+    }
+    if (!jumped) track.heldSr = undefined;
     if (jumped) track.srJumps += 1;
     const before = this.#currentLocal(track);
     track.sr = { ntpSeconds, rtpTime };
-    if (previous !== undefined && !jumped) return;
+    if ((previous !== undefined && !jumped) || !isMaster) return;
 
-    const becomesMaster = kind === 'audio' || this.#master === undefined || this.#master === 'video';
-    if (!becomesMaster) return; // video follows audio's mapping, even if that moves it
     this.#master = kind;
     this.#ntp.filter.reset();
     if (before !== undefined) {
@@ -210,6 +230,12 @@ export class PublisherClock {
       this.#ntp.lastSlewSeconds = arrivalMs / 1000;
     } else {
       this.#ntp.applied = undefined;
+    }
+    // The other track's held report belongs to the same jump: it applies now.
+    for (const other of this.#tracks.values()) {
+      if (other === track || other.heldSr === undefined) continue;
+      other.sr = { ntpSeconds: other.heldSr.ntpSeconds, rtpTime: other.heldSr.rtpTime };
+      other.heldSr = undefined;
     }
   }
 }

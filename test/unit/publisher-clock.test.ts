@@ -1,0 +1,228 @@
+/**
+ * Lip sync and clock drift: a simulated sender (its own wallclock and RTP clocks, Sender Reports, a network with
+ * delay and jitter) through PublisherClock, checked against what the Sender Reports say.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { defaultPublisherClockOptions, PublisherClock } from '../../src/rtp/publisher-clock.ts';
+
+interface Scenario {
+  durationSeconds: number;
+  /** Sender clock rate error, parts per million (positive: the sender's clock runs fast). */
+  driftPpm: number;
+  audioStartSeconds: number;
+  videoStartSeconds: number;
+  /** First Sender Report of each track, seconds after its start; undefined: the track never sends one. */
+  audioFirstSrSeconds: number | undefined;
+  videoFirstSrSeconds: number | undefined;
+  srIntervalSeconds: number;
+  ntpBaseSeconds: number;
+  audioRtpBase: number;
+  videoRtpBase: number;
+  baseDelayMs: number;
+  /** Video's extra delay from capture to arrival (encoding, pacing): what arrival-based sync gets wrong. */
+  videoExtraDelayMs: number;
+  jitterMs: number;
+  /** At this time the sender's wallclock (hence its Sender Reports) jumps by `ntpJumpSeconds`. */
+  ntpJumpAtSeconds?: number;
+  ntpJumpSeconds?: number;
+  seed: number;
+}
+
+const base: Scenario = {
+  durationSeconds: 30,
+  driftPpm: 0,
+  audioStartSeconds: 0,
+  videoStartSeconds: 0.7,
+  audioFirstSrSeconds: 1.3,
+  videoFirstSrSeconds: 0.4,
+  srIntervalSeconds: 1,
+  ntpBaseSeconds: 3_900_000_000,
+  audioRtpBase: 123_456,
+  videoRtpBase: 987_654_321,
+  baseDelayMs: 30,
+  videoExtraDelayMs: 80,
+  jitterMs: 15,
+  seed: 1,
+};
+
+interface Output {
+  captureSeconds: number;
+  arrivalMs: number;
+  outMs: number;
+}
+
+function run(s: Scenario): { audio: Output[]; video: Output[]; clock: PublisherClock } {
+  let state = s.seed >>> 0 || 1;
+  const random = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const clock = new PublisherClock({ ...defaultPublisherClockOptions, epochMs: 0 });
+  clock.addTrack('audio', 48_000);
+  clock.addTrack('video', 90_000);
+  const rate = 1 + s.driftPpm / 1e6;
+  /** The sender's wallclock at true time t (seconds), as its Sender Reports state it. */
+  const senderWallclock = (t: number): number =>
+    s.ntpBaseSeconds +
+    t * rate +
+    (s.ntpJumpAtSeconds !== undefined && t >= s.ntpJumpAtSeconds ? (s.ntpJumpSeconds ?? 0) : 0);
+  /** RTP clocks run on the sender's oscillator and never jump. */
+  const rtpAt = (kind: 'audio' | 'video', t: number): number =>
+    kind === 'audio'
+      ? s.audioRtpBase + Math.round(t * rate * 48_000)
+      : s.videoRtpBase + Math.round(t * rate * 90_000);
+
+  type Event = { at: number; run: () => void };
+  const events: Event[] = [];
+  const audio: Output[] = [];
+  const video: Output[] = [];
+  const frames = (kind: 'audio' | 'video', start: number, interval: number, sink: Output[]): void => {
+    const extra = kind === 'video' ? s.videoExtraDelayMs : 0;
+    for (let t = start; t < s.durationSeconds; t += interval) {
+      const arrivalMs = t * 1000 + s.baseDelayMs + extra + random() * s.jitterMs;
+      events.push({
+        at: arrivalMs,
+        run: () => {
+          sink.push({ captureSeconds: t, arrivalMs, outMs: clock.map(kind, rtpAt(kind, t), arrivalMs) });
+        },
+      });
+    }
+  };
+  const reports = (kind: 'audio' | 'video', start: number, first: number | undefined): void => {
+    if (first === undefined) return;
+    for (let t = start + first; t < s.durationSeconds; t += s.srIntervalSeconds) {
+      const wallclock = senderWallclock(t);
+      const ntpSeconds = Math.floor(wallclock);
+      const report = {
+        ssrc: kind === 'audio' ? 1 : 2,
+        ntpSeconds: ntpSeconds % 2 ** 32,
+        ntpFraction: Math.floor((wallclock - ntpSeconds) * 2 ** 32),
+        rtpTimestamp: rtpAt(kind, t) % 2 ** 32,
+        packetCount: 0,
+        octetCount: 0,
+      };
+      const arrivalMs = t * 1000 + s.baseDelayMs + random() * s.jitterMs;
+      events.push({
+        at: arrivalMs,
+        run: () => {
+          clock.senderReport(kind, report, arrivalMs);
+        },
+      });
+    }
+  };
+  frames('audio', s.audioStartSeconds, 0.02, audio);
+  frames('video', s.videoStartSeconds, 1 / 30, video);
+  reports('audio', s.audioStartSeconds, s.audioFirstSrSeconds);
+  reports('video', s.videoStartSeconds, s.videoFirstSrSeconds);
+  events.sort((a, b) => a.at - b.at);
+  for (const event of events) event.run();
+  return { audio, video, clock };
+}
+
+/** Video output minus the audio output at the same capture instant (interpolated), per video frame after `from`. */
+function avOffsetsMs(audio: Output[], video: Output[], fromSeconds: number): number[] {
+  const offsets: number[] = [];
+  let i = 0;
+  for (const frame of video) {
+    if (frame.captureSeconds < fromSeconds) continue;
+    while (i + 1 < audio.length && audio[i + 1]!.captureSeconds <= frame.captureSeconds) i++;
+    const a = audio[i];
+    const b = audio[i + 1];
+    if (a === undefined || b === undefined || a.captureSeconds > frame.captureSeconds) continue;
+    const f = (frame.captureSeconds - a.captureSeconds) / (b.captureSeconds - a.captureSeconds);
+    offsets.push(frame.outMs - (a.outMs + f * (b.outMs - a.outMs)));
+  }
+  return offsets;
+}
+
+const maxAbs = (values: number[]): number => values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+function assertMonotonic(outputs: Output[], what: string): void {
+  for (let i = 1; i < outputs.length; i++) {
+    assert.ok(outputs[i]!.outMs > outputs[i - 1]!.outMs, `${what} output went backwards at frame ${i}`);
+  }
+}
+
+describe('PublisherClock', () => {
+  test('audio and video starting at different times, with Sender Reports at different times, line up within 20 ms', () => {
+    const { audio, video, clock } = run(base);
+    const offsets = avOffsetsMs(audio, video, 3);
+    assert.ok(offsets.length > 500);
+    assert.ok(maxAbs(offsets) <= 20, `A/V offset up to ${maxAbs(offsets).toFixed(1)} ms`);
+    assertMonotonic(audio, 'audio');
+    assertMonotonic(video, 'video');
+    assert.equal(clock.stats().audio?.mode, 'sender-report');
+    assert.equal(clock.stats().video?.mode, 'sender-report');
+  });
+
+  test('audio never jumps when its first Sender Report arrives: every step stays one frame (20 ms) within 1 ms', () => {
+    const { audio } = run({ ...base, jitterMs: 0 });
+    for (let i = 1; i < audio.length; i++) {
+      const step = audio[i]!.outMs - audio[i - 1]!.outMs;
+      assert.ok(Math.abs(step - 20) < 1, `audio step ${step.toFixed(3)} ms at frame ${i}`);
+    }
+  });
+
+  test('RTP timestamps and NTP seconds that wrap during the session change nothing', () => {
+    const { audio, video } = run({
+      ...base,
+      ntpBaseSeconds: 2 ** 32 - 10,
+      audioRtpBase: 2 ** 32 - 48_000 * 5,
+      videoRtpBase: 2 ** 32 - 90_000 * 7,
+    });
+    assert.ok(maxAbs(avOffsetsMs(audio, video, 3)) <= 20);
+    assertMonotonic(audio, 'audio');
+    assertMonotonic(video, 'video');
+  });
+
+  test('a track that never sends a Sender Report is placed by its arrivals and stays monotonic', () => {
+    const { audio, video, clock } = run({ ...base, videoFirstSrSeconds: undefined });
+    assert.equal(clock.stats().video?.mode, 'arrival');
+    assertMonotonic(video, 'video');
+    // Without a report there is nothing to sync on but arrival: video is as late as its extra delay, give or
+    // take the jitter — which is exactly what the reports correct when they come.
+    for (const offset of avOffsetsMs(audio, video, 5)) {
+      assert.ok(
+        Math.abs(offset - base.videoExtraDelayMs) <= base.jitterMs + 5,
+        `offset ${offset.toFixed(1)} ms`,
+      );
+    }
+  });
+
+  test('a Sender Report that jumps moves video to follow; audio continues without a gap', () => {
+    const { audio, video, clock } = run({ ...base, jitterMs: 0, ntpJumpAtSeconds: 10, ntpJumpSeconds: 5 });
+    assert.ok((clock.stats().audio?.srJumps ?? 0) >= 1);
+    for (let i = 1; i < audio.length; i++) {
+      const step = audio[i]!.outMs - audio[i - 1]!.outMs;
+      assert.ok(
+        Math.abs(step - 20) < 1,
+        `audio step ${step.toFixed(3)} ms at ${audio[i]!.captureSeconds.toFixed(2)} s`,
+      );
+    }
+    assert.ok(
+      maxAbs(avOffsetsMs(audio, video, 12)) <= 20,
+      `after the jump: ${maxAbs(avOffsetsMs(audio, video, 12))}`,
+    );
+    assertMonotonic(video, 'video');
+  });
+
+  test('a sender clock 100 ppm fast over 2 hours: latency stays within 40 ms and A/V within 20 ms', () => {
+    const { audio, video } = run({ ...base, durationSeconds: 7200, driftPpm: 100, jitterMs: 20 });
+    const latency = (o: Output): number => o.outMs - o.captureSeconds * 1000;
+    const settled = audio.filter((o) => o.captureSeconds >= 20);
+    const reference = latency(settled[0]!);
+    const skew = maxAbs(settled.map((o) => latency(o) - reference));
+    assert.ok(skew <= 40, `latency moved by up to ${skew.toFixed(1)} ms over 2 h (0.72 s of drift)`);
+    assert.ok(maxAbs(avOffsetsMs(audio, video, 20)) <= 20);
+  });
+
+  test('a sender clock 100 ppm slow over 2 hours: likewise', () => {
+    const { audio, video } = run({ ...base, durationSeconds: 7200, driftPpm: -100, jitterMs: 20, seed: 3 });
+    const latency = (o: Output): number => o.outMs - o.captureSeconds * 1000;
+    const settled = audio.filter((o) => o.captureSeconds >= 20);
+    const reference = latency(settled[0]!);
+    assert.ok(maxAbs(settled.map((o) => latency(o) - reference)) <= 40);
+    assert.ok(maxAbs(avOffsetsMs(audio, video, 20)) <= 20);
+  });
+});
