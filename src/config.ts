@@ -25,6 +25,8 @@ export interface Config {
   udpPortRange: readonly [number, number] | undefined;
   /** STUN/TURN servers handed to clients in `offer.config.iceServers`. */
   iceServers: readonly IceServer[];
+  /** Debug: write every publisher's ingested frames as Matroska files here. */
+  recordIngestDir: string | undefined;
 }
 
 export interface IceServer {
@@ -255,6 +257,15 @@ export const optionSpecs: readonly OptionSpec[] = [
     defaultText: '[]',
     parse: parseIceServers,
   },
+  {
+    key: 'recordIngestDir',
+    flag: 'record-ingest-dir',
+    env: 'NAGARE_RECORD_INGEST_DIR',
+    valueName: 'DIR',
+    description: "debug: write each publisher's ingested frames to Matroska files here (ffprobe reads them)",
+    defaultText: '(off)',
+    parse: (raw) => resolve(parseNonEmpty(raw)),
+  },
 ];
 
 export const defaultConfig: Readonly<Config> = {
@@ -268,6 +279,7 @@ export const defaultConfig: Readonly<Config> = {
   iceHostAddresses: ['127.0.0.1'],
   udpPortRange: undefined,
   iceServers: [],
+  recordIngestDir: undefined,
 };
 
 export interface ConfigSources {

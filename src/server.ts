@@ -13,6 +13,7 @@ import type { Config } from './config.ts';
 import { NagareError, toHttpError } from './errors.ts';
 import { requestPath } from './http/request-path.ts';
 import { sendJson } from './http/respond.ts';
+import { IngestManager } from './ingest/ingest-manager.ts';
 import { Sfu } from './sfu/sfu.ts';
 import { closeCodes } from './signaling/close-codes.ts';
 import { SignalingServer } from './signaling/signaling-server.ts';
@@ -54,6 +55,7 @@ export class NagareServer {
   readonly #options: Required<Omit<NagareServerOptions, 'signaling'>>;
   readonly #signalingOptions: Omit<SignalingOptions, 'iceServers'>;
   #sfu: Sfu | undefined;
+  #ingest: IngestManager | undefined;
   #signaling: SignalingServer | undefined;
   #store: ChannelStore | undefined;
   #http: Server | undefined;
@@ -113,6 +115,8 @@ export class NagareServer {
     }
     const registry = new ChannelRegistry(store);
     this.#registry = registry;
+    const ingest = new IngestManager(this.#log.child({ component: 'ingest' }), config.recordIngestDir);
+    this.#ingest = ingest;
     const sfu = new Sfu(
       {
         additionalHostAddresses: config.iceHostAddresses,
@@ -122,6 +126,9 @@ export class NagareServer {
       {
         onLiveChanged: (channelId, live) => {
           registry.setLive(channelId, live);
+        },
+        onUpstreamTrack: (channelId, track) => {
+          ingest.addTrack(channelId, track);
         },
       },
       this.#log.child({ component: 'sfu' }),
@@ -219,6 +226,11 @@ export class NagareServer {
     return this.#sfu;
   }
 
+  get ingest(): IngestManager {
+    if (this.#ingest === undefined) throw new Error('server is not started');
+    return this.#ingest;
+  }
+
   get signaling(): SignalingServer {
     if (this.#signaling === undefined) throw new Error('server is not started');
     return this.#signaling;
@@ -227,6 +239,7 @@ export class NagareServer {
   async #closeInner(reason: string): Promise<void> {
     await this.#signaling?.close('SHUTDOWN');
     await this.#sfu?.close(closeCodes.normal, 'SHUTDOWN');
+    await this.#ingest?.close();
     const http = this.#http;
     if (http?.listening === true) {
       const done = new Promise<void>((resolve) =>

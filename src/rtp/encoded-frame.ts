@@ -22,7 +22,8 @@ export interface EncodedFrame {
 }
 
 /** What a depacketizer hands on: frames, and in-band requests. */
-export type DepacketizerOutput = { type: 'frame'; frame: EncodedFrame } | { type: 'keyframe-needed'; reason: string };
+export type DepacketizerOutput =
+  { type: 'frame'; frame: EncodedFrame } | { type: 'keyframe-needed'; reason: string };
 
 export interface DepacketizerStats {
   packets: number;

@@ -142,8 +142,8 @@ export class PublisherClock {
       localSeconds = source + this.#advance(this.#ntp, arrivalSeconds);
     }
     let out = localSeconds * 1000 + this.#options.playoutDelayMs - this.#options.epochMs;
-    const tickMs = 1000 / track.clockRate;
-    if (track.lastOutMs !== undefined && out < track.lastOutMs + tickMs) out = track.lastOutMs + tickMs;
+    // Never backwards, and at least 1 ms apart: containers downstream count in milliseconds.
+    if (track.lastOutMs !== undefined && out < track.lastOutMs + 1) out = track.lastOutMs + 1;
     track.lastOutMs = out;
     return out;
   }

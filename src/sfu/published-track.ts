@@ -11,6 +11,15 @@ import { isKeyframeStart, type VideoCodecName } from '../rtp/keyframe.ts';
 
 export type TrackKind = 'audio' | 'video';
 
+/** Observers never break forwarding: their faults are theirs to count and log. */
+function isolate(run: () => void): void {
+  try {
+    run();
+  } catch {
+    // deliberately ignored, see above
+  }
+}
+
 export interface PublishedTrackStats {
   packets: number;
   bytes: number;
@@ -47,7 +56,10 @@ export class PublishedTrack {
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #stats = { packets: 0, bytes: 0, keyframeRequestsSent: 0, keyframeRequestsSuppressed: 0 };
   readonly #packetListeners = new Set<(rtp: RtpPacket) => void>();
+  readonly #rtcpListeners = new Set<(rtcp: Uint8Array) => void>();
+  readonly #closeListeners = new Set<() => void>();
   #unsubscribe: (() => void) | undefined;
+  #closed = false;
 
   constructor(init: PublishedTrackInit) {
     this.publisherId = init.publisherId;
@@ -59,10 +71,21 @@ export class PublishedTrack {
   }
 
   start(): void {
-    const { unSubscribe } = this.#source.onReceiveRtp.subscribe((rtp) => {
-      this.#forward(rtp);
+    const rtp = this.#source.onReceiveRtp.subscribe((packet) => {
+      this.#forward(packet);
     });
-    this.#unsubscribe = unSubscribe;
+    const rtcp = this.#source.onReceiveRtcp.subscribe((packet) => {
+      if (this.#rtcpListeners.size === 0) return;
+      const bytes = packet.serialize();
+      for (const listener of this.#rtcpListeners)
+        isolate(() => {
+          listener(bytes);
+        });
+    });
+    this.#unsubscribe = () => {
+      rtp.unSubscribe();
+      rtcp.unSubscribe();
+    };
     if (this.kind === 'video') this.requestKeyframe();
   }
 
@@ -103,6 +126,22 @@ export class PublishedTrack {
     return () => this.#packetListeners.delete(listener);
   }
 
+  /** Observers of the publisher's RTCP Sender Reports for this track, serialised. */
+  onRtcp(listener: (rtcp: Uint8Array) => void): () => void {
+    this.#rtcpListeners.add(listener);
+    return () => this.#rtcpListeners.delete(listener);
+  }
+
+  /** Called once when the track ends (its publisher left). */
+  onClose(listener: () => void): () => void {
+    if (this.#closed) {
+      listener();
+      return () => undefined;
+    }
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
   /** Asks the publisher for a keyframe, at most once per interval. Audio ignores it. */
   requestKeyframe(): void {
     if (this.kind !== 'video') return;
@@ -119,10 +158,15 @@ export class PublishedTrack {
   }
 
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     for (const id of [...this.#subscriptions.keys()]) this.unsubscribe(id);
     this.#packetListeners.clear();
+    this.#rtcpListeners.clear();
+    for (const listener of this.#closeListeners) isolate(listener);
+    this.#closeListeners.clear();
   }
 
   #forward(rtp: RtpPacket): void {
@@ -141,12 +185,9 @@ export class PublishedTrack {
       }
       subscription.track.writeRtp(rtp);
     }
-    for (const listener of this.#packetListeners) {
-      try {
+    for (const listener of this.#packetListeners)
+      isolate(() => {
         listener(rtp);
-      } catch {
-        // Ingest faults are counted by the ingest itself; forwarding goes on.
-      }
-    }
+      });
   }
 }

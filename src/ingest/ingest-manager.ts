@@ -1,0 +1,76 @@
+/**
+ * Keeps one PublisherFeed per publishing connection of each channel, fed by the SFU's published tracks,
+ * with one channel clock origin per channel. Consumers (the media pipeline) subscribe per channel.
+ */
+import type { Logger } from 'pino';
+import { monotonicMs } from '../lib/clock.ts';
+import type { PublishedTrack } from '../sfu/published-track.ts';
+import { PublisherFeed } from './publisher-feed.ts';
+
+export type FeedListener = (feed: PublisherFeed) => void;
+
+interface ChannelIngest {
+  epochMs: number;
+  feeds: Map<string, PublisherFeed>;
+}
+
+export class IngestManager {
+  readonly #channels = new Map<string, ChannelIngest>();
+  readonly #listeners = new Set<FeedListener>();
+  readonly #log: Logger;
+  readonly #recordDir: string | undefined;
+
+  constructor(log: Logger, recordDir: string | undefined) {
+    this.#log = log;
+    this.#recordDir = recordDir;
+  }
+
+  /** The SFU got a new upstream track: feed it to its publisher's ingest. */
+  addTrack(channelId: string, track: PublishedTrack): void {
+    let channel = this.#channels.get(channelId);
+    if (channel === undefined) {
+      channel = { epochMs: monotonicMs(), feeds: new Map() };
+      this.#channels.set(channelId, channel);
+    }
+    const feed = channel.feeds.get(track.publisherId);
+    if (feed === undefined) {
+      const created = new PublisherFeed({
+        channelId,
+        publisherId: track.publisherId,
+        epochMs: channel.epochMs,
+        log: this.#log.child({ channel: channelId.slice(0, 8), publisher: track.publisherId }),
+        recordDir: this.#recordDir,
+      });
+      const feeds = channel.feeds;
+      feeds.set(track.publisherId, created);
+      created.onClose(() => {
+        feeds.delete(created.publisherId);
+      });
+      created.addTrack(track);
+      for (const listener of this.#listeners) listener(created);
+      return;
+    }
+    feed.addTrack(track);
+  }
+
+  /** Called for every new publisher feed. */
+  onFeed(listener: FeedListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  feeds(channelId: string): PublisherFeed[] {
+    return [...(this.#channels.get(channelId)?.feeds.values() ?? [])];
+  }
+
+  /** The channel clock origin, once the channel has had a publisher. */
+  epochMs(channelId: string): number | undefined {
+    return this.#channels.get(channelId)?.epochMs;
+  }
+
+  async close(): Promise<void> {
+    const feeds = [...this.#channels.values()].flatMap((channel) => [...channel.feeds.values()]);
+    this.#channels.clear();
+    await Promise.all(feeds.map((feed) => feed.close()));
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The adapter between the SFU and the pure ingest: one publisher's published tracks in, timed and lip-synced
+ * encoded frames out to listeners (the decoder of the media pipeline). Owns a poll timer; sends keyframe
+ * requests upstream through the published track (whose own limiter also covers SFU receivers' requests).
+ */
+import type { Logger } from 'pino';
+import { monotonicMs } from '../lib/clock.ts';
+import type { Codec, EncodedFrame } from '../rtp/encoded-frame.ts';
+import { ParseError } from '../rtp/parse-error.ts';
+import { PublisherIngest, type IngestEvent, type IngestKind } from '../rtp/publisher-ingest.ts';
+import { parseSenderReports } from '../rtp/rtcp.ts';
+import type { PublishedTrack } from '../sfu/published-track.ts';
+import { FrameRecorder } from './frame-recorder.ts';
+
+export type FrameListener = (frame: EncodedFrame) => void;
+
+export interface PublisherFeedOptions {
+  channelId: string;
+  publisherId: string;
+  /** The channel clock's origin (monotonic ms). */
+  epochMs: number;
+  log: Logger;
+  /** Debug: write the frames to Matroska files in this directory. */
+  recordDir?: string | undefined;
+  pollIntervalMs?: number;
+}
+
+export class PublisherFeed {
+  readonly channelId: string;
+  readonly publisherId: string;
+  readonly #ingest: PublisherIngest;
+  readonly #log: Logger;
+  readonly #tracks = new Map<IngestKind, { track: PublishedTrack; detach: () => void }>();
+  readonly #listeners = new Set<FrameListener>();
+  readonly #closeListeners = new Set<() => void>();
+  readonly #recorder: FrameRecorder | undefined;
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+  #listenerFaults = 0;
+
+  constructor(options: PublisherFeedOptions) {
+    this.channelId = options.channelId;
+    this.publisherId = options.publisherId;
+    this.#log = options.log;
+    this.#ingest = new PublisherIngest(options.epochMs);
+    this.#recorder =
+      options.recordDir === undefined
+        ? undefined
+        : new FrameRecorder(options.recordDir, `${options.channelId.slice(0, 8)}-${options.publisherId}`);
+    this.#timer = setInterval(() => {
+      this.#deliver(this.#ingest.poll(monotonicMs()));
+    }, options.pollIntervalMs ?? 20);
+    this.#timer.unref();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  addTrack(track: PublishedTrack): void {
+    if (this.#closed || this.#tracks.has(track.kind)) return;
+    const codec: Codec = track.kind === 'audio' ? 'opus' : (track.videoCodec ?? 'H264');
+    this.#ingest.addTrack(codec);
+    const kind = track.kind;
+    const offPacket = track.onPacket((rtp) => {
+      const { header } = rtp;
+      const events = this.#ingest.rtp(
+        kind,
+        {
+          payloadType: header.payloadType,
+          sequenceNumber: header.sequenceNumber,
+          timestamp: header.timestamp,
+          ssrc: header.ssrc,
+          marker: header.marker,
+          payload: rtp.payload,
+        },
+        monotonicMs(),
+      );
+      this.#deliver(events);
+    });
+    const offRtcp = track.onRtcp((bytes) => {
+      try {
+        for (const report of parseSenderReports(bytes))
+          this.#ingest.senderReport(kind, report, monotonicMs());
+      } catch (err) {
+        if (!(err instanceof ParseError)) throw err;
+        this.#ingest.countMalformed('rtcp');
+      }
+    });
+    const offClose = track.onClose(() => {
+      this.#removeTrack(kind);
+    });
+    this.#tracks.set(kind, {
+      track,
+      detach: () => {
+        offPacket();
+        offRtcp();
+        offClose();
+      },
+    });
+  }
+
+  onFrame(listener: FrameListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  onClose(listener: () => void): () => void {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  /** A consumer needs a keyframe (e.g. its decoder restarted). */
+  requestKeyframe(reason: string): void {
+    this.#deliver(this.#ingest.requestKeyframe(monotonicMs(), reason));
+  }
+
+  stats(): ReturnType<PublisherIngest['stats']> & { listenerFaults: number; recorderDropped: number } {
+    return {
+      ...this.#ingest.stats(),
+      listenerFaults: this.#listenerFaults,
+      recorderDropped: this.#recorder?.dropped ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const { detach } of this.#tracks.values()) detach();
+    this.#tracks.clear();
+    this.#listeners.clear();
+    await this.#recorder?.close();
+    for (const listener of this.#closeListeners) listener();
+    this.#closeListeners.clear();
+  }
+
+  #removeTrack(kind: IngestKind): void {
+    this.#tracks.get(kind)?.detach();
+    this.#tracks.delete(kind);
+    if (this.#tracks.size === 0) void this.close();
+  }
+
+  #deliver(events: IngestEvent[]): void {
+    for (const event of events) {
+      switch (event.type) {
+        case 'frame':
+          this.#recorder?.write(event.frame);
+          for (const listener of this.#listeners) {
+            try {
+              listener(event.frame);
+            } catch (err) {
+              this.#listenerFaults += 1;
+              if (this.#listenerFaults === 1) this.#log.error({ err }, 'frame listener failed');
+            }
+          }
+          break;
+        case 'keyframe-request':
+          this.#tracks.get('video')?.track.requestKeyframe();
+          break;
+        case 'loss':
+          break;
+      }
+    }
+  }
+}
