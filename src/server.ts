@@ -136,6 +136,7 @@ export class NagareServer {
     this.#sfu = sfu;
     registry.onDeleted((record) => {
       sfu.disconnectChannel(record.channelId, closeCodes.normal, 'CHANNEL-DELETED');
+      void ingest.closeChannel(record.channelId);
     });
     const signaling = new SignalingServer({
       registry,

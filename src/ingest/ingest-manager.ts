@@ -68,6 +68,13 @@ export class IngestManager {
     return this.#channels.get(channelId)?.epochMs;
   }
 
+  /** The channel is gone for good: close its feeds and forget its clock. */
+  async closeChannel(channelId: string): Promise<void> {
+    const channel = this.#channels.get(channelId);
+    this.#channels.delete(channelId);
+    await Promise.all([...(channel?.feeds.values() ?? [])].map((feed) => feed.close()));
+  }
+
   async close(): Promise<void> {
     const feeds = [...this.#channels.values()].flatMap((channel) => [...channel.feeds.values()]);
     this.#channels.clear();
