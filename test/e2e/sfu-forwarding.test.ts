@@ -252,4 +252,40 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
     assert.equal(endEvent.code, 1000);
     assert.equal(endEvent.reason, 'CHANNEL-DELETED');
   });
+
+  test('a client asking for DataChannel signaling is kept on the WebSocket and works as usual', async () => {
+    const channelId = await newChannel();
+    const publisher = await client();
+    const viewer = await client();
+    const published = await publisher.connect({
+      signalingUrl: signalingUrl(),
+      channelId,
+      role: 'sendonly',
+      options: { dataChannelSignaling: true, ignoreDisconnectWebSocket: true },
+    });
+    assert.ok('connectionId' in published, JSON.stringify(published));
+    const received = await viewer.connect({
+      signalingUrl: signalingUrl(),
+      channelId,
+      role: 'recvonly',
+      options: { dataChannelSignaling: true },
+    });
+    assert.ok('connectionId' in received, JSON.stringify(received));
+    await viewer.waitFor(
+      (s) => s.inbound.some((r) => r.kind === 'video' && (r.framesDecoded ?? 0) > 10),
+      20_000,
+      'receiver decodes video',
+    );
+    // Still on the WebSocket: a push (sent only there, as no DataChannel exists) arrives.
+    await callApi(started().server.url, 'Sora_20160711.PushChannel', {
+      channel_id: channelId,
+      data: { x: 1 },
+    });
+    const snapshot = await viewer.waitFor((s) => s.log.some((e) => e.event === 'push'), 5000, 'push');
+    const push = snapshot.log.find((e) => e.event === 'push');
+    assert.ok(push?.event === 'push');
+    assert.equal(push.transport, 'websocket');
+    await publisher.disconnect();
+    await viewer.disconnect();
+  });
 });
