@@ -9,7 +9,7 @@ import type { Codec, EncodedFrame } from '../rtp/encoded-frame.ts';
 import { ParseError } from '../rtp/parse-error.ts';
 import { PublisherIngest, type IngestEvent, type IngestKind } from '../rtp/publisher-ingest.ts';
 import { parseSenderReports } from '../rtp/rtcp.ts';
-import type { PublishedTrack } from '../sfu/published-track.ts';
+import type { PublishedTrack, TransportStats } from '../sfu/published-track.ts';
 import { FrameRecorder } from './frame-recorder.ts';
 
 export type FrameListener = (frame: EncodedFrame) => void;
@@ -121,6 +121,13 @@ export class PublisherFeed {
       listenerFaults: this.#listenerFaults,
       recorderDropped: this.#recorder?.dropped ?? 0,
     };
+  }
+
+  /** NACKs and PLIs the transport sent upstream and packets it lost, per track (werift's receiver counts them). */
+  async transportStats(): Promise<Partial<Record<IngestKind, TransportStats>>> {
+    const out: Partial<Record<IngestKind, TransportStats>> = {};
+    for (const [kind, { track }] of this.#tracks) out[kind] = await track.transportStats();
+    return out;
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,13 @@ interface Subscription {
   waitingForKeyframe: boolean;
 }
 
+/** What the transport (werift's receiver) did for this track: NACKs and PLIs it sent, packets it never got. */
+export interface TransportStats {
+  nacksSent: number;
+  plisSent: number;
+  packetsLost: number;
+}
+
 export interface PublishedTrackInit {
   publisherId: string;
   kind: TrackKind;
@@ -43,6 +50,8 @@ export interface PublishedTrackInit {
   source: MediaStreamTrack;
   /** Sends a PLI to the publisher. */
   sendKeyframeRequest: () => void;
+  /** Reads the receiver's inbound-rtp statistics. */
+  transportStats?: () => Promise<TransportStats>;
   keyframeIntervalMs?: number;
 }
 
@@ -52,6 +61,7 @@ export class PublishedTrack {
   readonly videoCodec: VideoCodecName | undefined;
   readonly #source: MediaStreamTrack;
   readonly #sendKeyframeRequest: () => void;
+  readonly #transportStats: (() => Promise<TransportStats>) | undefined;
   readonly #keyframeLimiter: MinInterval;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #stats = { packets: 0, bytes: 0, keyframeRequestsSent: 0, keyframeRequestsSuppressed: 0 };
@@ -67,6 +77,7 @@ export class PublishedTrack {
     this.videoCodec = init.videoCodec;
     this.#source = init.source;
     this.#sendKeyframeRequest = init.sendKeyframeRequest;
+    this.#transportStats = init.transportStats;
     this.#keyframeLimiter = new MinInterval(init.keyframeIntervalMs ?? 500);
   }
 
@@ -151,6 +162,10 @@ export class PublishedTrack {
     }
     this.#stats.keyframeRequestsSent += 1;
     this.#sendKeyframeRequest();
+  }
+
+  async transportStats(): Promise<TransportStats> {
+    return (await this.#transportStats?.()) ?? { nacksSent: 0, plisSent: 0, packetsLost: 0 };
   }
 
   stats(): PublishedTrackStats {

@@ -238,6 +238,22 @@ export class SfuParticipant {
           if (track.ssrc !== undefined)
             void transceiver.receiver.sendRtcpPLI(track.ssrc).catch(() => undefined);
         },
+        transportStats: async () => {
+          const totals = { nacksSent: 0, plisSent: 0, packetsLost: 0 };
+          for (const entry of (await transceiver.receiver.getStats()).values()) {
+            const stats = entry as {
+              type?: string;
+              nackCount?: number;
+              pliCount?: number;
+              packetsLost?: number;
+            };
+            if (stats.type !== 'inbound-rtp') continue;
+            totals.nacksSent += stats.nackCount ?? 0;
+            totals.plisSent += stats.pliCount ?? 0;
+            totals.packetsLost += stats.packetsLost ?? 0;
+          }
+          return totals;
+        },
       });
       this.#published.set(kind, published);
       published.start();

@@ -63,6 +63,8 @@ describe('live ingest from a Chromium publisher', { skip, timeout: 120_000 }, ()
         assert.ok(feed !== undefined, 'a feed for the publisher');
         const stats = feed.stats();
         assert.ok((stats.tracks.video?.keyframes ?? 0) >= 1, JSON.stringify(stats.tracks.video));
+        const transport = await feed.transportStats();
+        assert.ok((transport.video?.plisSent ?? 0) >= 1, `PLIs counted: ${JSON.stringify(transport)}`);
         assert.equal(stats.clock.audio?.mode, 'sender-report');
         assert.equal(stats.clock.video?.mode, 'sender-report');
         const video = frames.filter((f) => f.kind === 'video');
