@@ -35,25 +35,32 @@ const ids = {
   audio: 0xe1,
   samplingFrequency: 0xb5,
   channels: 0x9f,
+  bitDepth: 0x6264,
+  colourSpace: 0x2eb524,
   cluster: 0x1f43b675,
   timestamp: 0xe7,
   simpleBlock: 0xa3,
 } as const;
 
+/** Encoded codecs, plus raw I420 video and s16le PCM (the encoder's input). */
+export type MatroskaCodec = Codec | 'I420' | 'PCM_S16LE';
+
 export interface MatroskaTrack {
   number: number;
-  codec: Codec;
+  codec: MatroskaCodec;
   width?: number;
   height?: number;
   channels?: number;
   codecPrivate?: Uint8Array;
 }
 
-const codecIds: Record<Codec, string> = {
+const codecIds: Record<MatroskaCodec, string> = {
   H264: 'V_MPEG4/ISO/AVC',
   VP8: 'V_VP8',
   VP9: 'V_VP9',
   opus: 'A_OPUS',
+  I420: 'V_UNCOMPRESSED',
+  PCM_S16LE: 'A_PCM/INT/LIT',
 };
 
 /** The Opus identification header (RFC 7845 §5.1), Matroska's CodecPrivate for A_OPUS. */
@@ -71,31 +78,28 @@ export function opusHead(channels: number, preSkip = 0, inputSampleRate = 48_000
 }
 
 function trackEntry(track: MatroskaTrack): Uint8Array {
-  const isAudio = track.codec === 'opus';
+  const isAudio = track.codec === 'opus' || track.codec === 'PCM_S16LE';
   const children = [
     uintElement(ids.trackNumber, track.number),
     uintElement(ids.trackUid, track.number),
     uintElement(ids.trackType, isAudio ? 2 : 1),
     stringElement(ids.codecId, codecIds[track.codec]),
   ];
-  const codecPrivate = track.codecPrivate ?? (isAudio ? opusHead(track.channels ?? 2) : undefined);
+  const codecPrivate =
+    track.codecPrivate ?? (track.codec === 'opus' ? opusHead(track.channels ?? 2) : undefined);
   if (codecPrivate !== undefined) children.push(element(ids.codecPrivate, codecPrivate));
   if (isAudio) {
-    children.push(
-      element(
-        ids.audio,
-        floatElement(ids.samplingFrequency, 48_000),
-        uintElement(ids.channels, track.channels ?? 2),
-      ),
-    );
+    const audio = [
+      floatElement(ids.samplingFrequency, 48_000),
+      uintElement(ids.channels, track.channels ?? 2),
+    ];
+    if (track.codec === 'PCM_S16LE') audio.push(uintElement(ids.bitDepth, 16));
+    children.push(element(ids.audio, ...audio));
   } else if (track.width !== undefined && track.height !== undefined) {
-    children.push(
-      element(
-        ids.video,
-        uintElement(ids.pixelWidth, track.width),
-        uintElement(ids.pixelHeight, track.height),
-      ),
-    );
+    const video = [uintElement(ids.pixelWidth, track.width), uintElement(ids.pixelHeight, track.height)];
+    // Raw video names its pixel layout by FourCC (Matroska: ColourSpace).
+    if (track.codec === 'I420') video.push(element(ids.colourSpace, new TextEncoder().encode('I420')));
+    children.push(element(ids.video, ...video));
   }
   return element(ids.trackEntry, ...children);
 }

@@ -100,6 +100,10 @@ export class PublisherFeed {
     });
   }
 
+  hasTrack(kind: IngestKind): boolean {
+    return this.#tracks.has(kind);
+  }
+
   onFrame(listener: FrameListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

@@ -1,0 +1,150 @@
+/**
+ * The channel's encoder: one ffmpeg child for the channel's life, raw pictures and audio in (Matroska with times,
+ * so a dropped picture leaves a gap the encoder fills rather than shifting the timeline), one fMP4 stream per
+ * variant out. A slow encoder makes the mixer's pictures drop (counted), never memory grow; one that dies is
+ * restarted within the back-off and the caller is told, so the playlist marks a discontinuity.
+ */
+import type { Logger } from 'pino';
+import type { HlsVariant } from '../channel/channel-spec.ts';
+import { matroskaFrame, matroskaHeader } from '../container/matroska-writer.ts';
+import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
+import { audioChannels, encoderArgs, type Canvas } from './media-args.ts';
+import type { MixedTick } from './mixer.ts';
+
+export interface EncoderOutput {
+  /** A new ffmpeg began: what follows on each variant starts with a new init segment. */
+  started(generation: number): void;
+  /** Bytes of variant `index`'s fMP4 stream. */
+  data(generation: number, index: number, chunk: Uint8Array): void;
+}
+
+export interface ChannelEncoderOptions {
+  ffmpegPath: string;
+  canvas: Canvas;
+  variants: readonly HlsVariant[];
+  partSeconds: number;
+  preset: string;
+  output: EncoderOutput;
+  log: Logger;
+  /** Input bytes queued beyond which pictures are dropped. */
+  maxQueuedBytes?: number;
+}
+
+export interface EncoderStats {
+  generation: number;
+  restarts: number;
+  ticksIn: number;
+  picturesDropped: number;
+  lastExit: string | undefined;
+}
+
+const restartDelaysMs = [200, 500, 1000, 2000];
+
+export class ChannelEncoder {
+  readonly #options: ChannelEncoderOptions;
+  readonly #stats: EncoderStats = {
+    generation: 0,
+    restarts: 0,
+    ticksIn: 0,
+    picturesDropped: 0,
+    lastExit: undefined,
+  };
+  #process: FfmpegProcess | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #failures = 0;
+  #startedAtTick = 0;
+
+  constructor(options: ChannelEncoderOptions) {
+    this.#options = options;
+  }
+
+  stats(): EncoderStats {
+    return { ...this.#stats };
+  }
+
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  /** One mixer tick. Starts the encoder on the first tick (and after a restart delay). */
+  write(tick: MixedTick): void {
+    if (this.#closed) return;
+    if (this.#process === undefined) {
+      if (this.#restartTimer !== undefined) return;
+      this.#spawn(tick.timeMs / 1000);
+    }
+    const stdin = this.#process?.stream(0);
+    if (stdin === undefined || !stdin.writable) return;
+    this.#stats.ticksIn += 1;
+    if (stdin.writableLength > (this.#options.maxQueuedBytes ?? 16 * 1024 * 1024)) {
+      this.#stats.picturesDropped += 1;
+    } else {
+      stdin.write(matroskaFrame(1, tick.timeMs, true, tick.video));
+    }
+    stdin.write(
+      matroskaFrame(
+        2,
+        tick.timeMs,
+        true,
+        new Uint8Array(tick.audio.buffer, tick.audio.byteOffset, tick.audio.byteLength),
+      ),
+    );
+    if (this.#stats.ticksIn - this.#startedAtTick === this.#options.canvas.fps * 10) this.#failures = 0;
+  }
+
+  /** Kills the running ffmpeg (supervision tests; a stuck encoder). */
+  kill(): void {
+    this.#process?.kill();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#restartTimer);
+    await this.#process?.stop();
+    this.#process = undefined;
+  }
+
+  #spawn(startSeconds: number): void {
+    const { canvas, variants, partSeconds, preset, ffmpegPath, output, log } = this.#options;
+    const generation = (this.#stats.generation += 1);
+    const process = new FfmpegProcess({
+      path: ffmpegPath,
+      args: encoderArgs({ variants, startSeconds, partSeconds, preset }),
+      extraPipes: variants.map((_, index) => 3 + index),
+    });
+    this.#process = process;
+    this.#startedAtTick = this.#stats.ticksIn;
+    process.start();
+    output.started(generation);
+    variants.forEach((_, index) => {
+      process.stream(3 + index)?.on('data', (chunk: Buffer) => {
+        output.data(generation, index, chunk);
+      });
+    });
+    process.stream(0)?.write(
+      matroskaHeader([
+        { number: 1, codec: 'I420', width: canvas.width, height: canvas.height },
+        { number: 2, codec: 'PCM_S16LE', channels: audioChannels },
+      ]),
+    );
+    void process.exited.then((exit) => {
+      this.#onExit(process, exit);
+    });
+    log.info({ generation, pid: process.pid, startSeconds }, 'encoder started');
+  }
+
+  #onExit(process: FfmpegProcess, exit: FfmpegExit): void {
+    if (this.#process !== process) return;
+    this.#process = undefined;
+    if (this.#closed || exit.requested) return;
+    this.#stats.lastExit = `${exit.signal ?? exit.code ?? ''} ${exit.reason}`.trim();
+    this.#stats.restarts += 1;
+    this.#failures += 1;
+    const delay = restartDelaysMs[Math.min(this.#failures - 1, restartDelaysMs.length - 1)] ?? 2000;
+    this.#options.log.warn({ exit, restartInMs: delay }, 'encoder exited; restarting');
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+    }, delay);
+  }
+}

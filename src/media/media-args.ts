@@ -1,0 +1,127 @@
+/**
+ * The ffmpeg command lines of the media pipeline, built by pure functions so they can be tested and read.
+ * Times are on the channel clock, in seconds; `-copyts` keeps them through ffmpeg.
+ */
+import type { HlsVariant } from '../channel/channel-spec.ts';
+
+export interface Canvas {
+  width: number;
+  height: number;
+  fps: number;
+}
+
+export const sampleRate = 48_000;
+export const audioChannels = 2;
+
+export interface DecoderArgsInput {
+  hasVideo: boolean;
+  hasAudio: boolean;
+  /** The first output frame (and audio sample) is at this channel time; it lies on the canvas frame grid. */
+  startSeconds: number;
+  /** Output size: the picture is scaled to fit, aspect kept, and letterboxed. */
+  width: number;
+  height: number;
+  fps: number;
+}
+
+/**
+ * Decoder: Matroska with the publisher's encoded frames on stdin; raw I420 video frames of the output size at a
+ * constant rate on stdout (frame i at startSeconds + i/fps, gaps filled by repeating), and s16le 48 kHz stereo on
+ * pipe 3 (sample j at startSeconds + j/48000, gaps filled with silence, overlaps trimmed).
+ */
+export function decoderArgs(input: DecoderArgsInput): string[] {
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-copyts'];
+  args.push('-probesize', '1000000', '-analyzeduration', '0', '-f', 'matroska', '-i', 'pipe:0');
+  const start = input.startSeconds.toFixed(6);
+  if (input.hasVideo) {
+    const { width, height, fps } = input;
+    const filters = [
+      `fps=fps=${fps}:start_time=${start}:round=near`,
+      `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear`,
+      `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black`,
+      'format=yuv420p',
+    ];
+    args.push('-map', '0:v:0', '-vf', filters.join(','), '-f', 'rawvideo', 'pipe:1');
+  }
+  if (input.hasAudio) {
+    const firstSample = Math.round(input.startSeconds * sampleRate);
+    args.push('-map', '0:a:0', '-af', `aresample=async=1:first_pts=${firstSample}`);
+    args.push('-ac', String(audioChannels), '-ar', String(sampleRate), '-f', 's16le', 'pipe:3');
+  }
+  return args;
+}
+
+const x264Profiles = { h264_high: 'high', h264_main: 'main', h264_baseline: 'baseline' } as const;
+
+export interface EncoderArgsInput {
+  variants: readonly HlsVariant[];
+  /** Channel time of the first frame the encoder will get: keyframes are forced at start + k × segment. */
+  startSeconds: number;
+  partSeconds: number;
+  /** x264 preset: speed against quality. */
+  preset: string;
+}
+
+/**
+ * Encoder: Matroska with raw I420 video and s16le audio on stdin, one fMP4 (CMAF) stream per variant on pipes
+ * 3, 4, …: H.264 (x264, no B-frames, zero latency, VBV so the rate holds) + AAC-LC. Keyframes are forced at the
+ * same instants in every variant (start + k × segment duration), so segments line up across variants; fragments
+ * (the LL-HLS parts) are cut at every keyframe and every `partSeconds`.
+ */
+export function encoderArgs(input: EncoderArgsInput): string[] {
+  const { variants } = input;
+  const segment = variants[0]?.durationSeconds ?? 2;
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-copyts'];
+  args.push('-probesize', '32768', '-analyzeduration', '0', '-f', 'matroska', '-i', 'pipe:0');
+  const labels = variants.map((_, index) => `v${index}`);
+  const split = `[0:v]split=${variants.length}${labels.map((l) => `[s${l}]`).join('')}`;
+  const scales = variants.map(
+    (variant, index) =>
+      `[sv${index}]scale=${variant.video.width}:${variant.video.height}:flags=bicubic,setsar=1[v${index}]`,
+  );
+  args.push('-filter_complex', [split, ...scales].join(';'));
+  const forceKeyframes = `expr:gte(t,${input.startSeconds.toFixed(6)}+n_forced*${segment})`;
+  variants.forEach((variant, index) => {
+    const { video, audio } = variant;
+    const gop = Math.round(video.fps * segment);
+    args.push('-map', `[v${index}]`, '-map', '0:a:0');
+    args.push('-fps_mode', 'cfr', '-r', String(video.fps));
+    args.push(
+      '-c:v',
+      'libx264',
+      '-preset',
+      input.preset,
+      '-tune',
+      'zerolatency',
+      '-profile:v',
+      x264Profiles[video.codec],
+    );
+    args.push(
+      '-pix_fmt',
+      'yuv420p',
+      '-bf',
+      '0',
+      '-g',
+      String(gop * 2),
+      '-keyint_min',
+      String(gop),
+      '-sc_threshold',
+      '0',
+    );
+    args.push('-force_key_frames', forceKeyframes);
+    args.push('-b:v', String(video.bps), '-maxrate', String(video.bps), '-bufsize', String(video.bps));
+    args.push(
+      '-c:a',
+      'aac',
+      '-b:a',
+      String(audio.bps),
+      '-ar',
+      String(sampleRate),
+      '-ac',
+      String(audioChannels),
+    );
+    args.push('-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf');
+    args.push('-frag_duration', String(Math.round(input.partSeconds * 1_000_000)), `pipe:${3 + index}`);
+  });
+  return args;
+}

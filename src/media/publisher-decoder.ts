@@ -1,0 +1,213 @@
+/**
+ * Decodes one publisher (a PublisherFeed) into raw frames on the channel clock: an ffmpeg child fed Matroska with
+ * the publisher's encoded frames and their times, giving constant-rate I420 frames at the canvas size and
+ * continuous 48 kHz PCM. Starts on the first video keyframe; a decoder that dies is restarted (from the next
+ * keyframe, which is asked for); a slow decoder makes its input drop video until the next keyframe, counted.
+ */
+import type { Logger } from 'pino';
+import { matroskaFrame, matroskaHeader, type MatroskaTrack } from '../container/matroska-writer.ts';
+import type { EncodedFrame } from '../rtp/encoded-frame.ts';
+import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
+import { audioChannels, decoderArgs, sampleRate, type Canvas } from './media-args.ts';
+import { FixedFrameReader } from './raw-frames.ts';
+
+export interface DecodedVideo {
+  /** Channel time of this frame, ms. */
+  timeMs: number;
+  /** I420, canvas size. */
+  data: Uint8Array;
+}
+
+export interface DecodedAudio {
+  /** Channel-clock index of the first sample (time × 48000). */
+  firstSample: number;
+  /** Interleaved s16 stereo. */
+  samples: Int16Array;
+}
+
+export interface DecoderSink {
+  video(frame: DecodedVideo): void;
+  audio(chunk: DecodedAudio): void;
+}
+
+/** Where a decoder's frames come from: a PublisherFeed in the server, a replay in tests. */
+export interface FrameSource {
+  onFrame(listener: (frame: EncodedFrame) => void): () => void;
+  requestKeyframe(reason: string): void;
+  hasTrack(kind: 'audio' | 'video'): boolean;
+}
+
+export interface PublisherDecoderOptions {
+  feed: FrameSource;
+  ffmpegPath: string;
+  canvas: Canvas;
+  sink: DecoderSink;
+  log: Logger;
+  /** Input bytes queued in the pipe beyond which video is dropped until the next keyframe. */
+  maxQueuedBytes?: number;
+}
+
+export interface DecoderStats {
+  starts: number;
+  restarts: number;
+  framesIn: number;
+  videoDropped: number;
+  videoOut: number;
+  audioSamplesOut: number;
+  lastExit: string | undefined;
+}
+
+const restartDelaysMs = [250, 500, 1000, 2000];
+
+export class PublisherDecoder {
+  readonly #options: PublisherDecoderOptions;
+  readonly #stats: DecoderStats = {
+    starts: 0,
+    restarts: 0,
+    framesIn: 0,
+    videoDropped: 0,
+    videoOut: 0,
+    audioSamplesOut: 0,
+    lastExit: undefined,
+  };
+  #process: FfmpegProcess | undefined;
+  #dropping = false;
+  #lastVideoMs = Number.NEGATIVE_INFINITY;
+  #lastAudioMs = Number.NEGATIVE_INFINITY;
+  #closed = false;
+  #failures = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(options: PublisherDecoderOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#options.feed.onFrame((frame) => {
+      this.#onFrame(frame);
+    });
+    this.#options.feed.requestKeyframe('decoder starting');
+  }
+
+  stats(): DecoderStats {
+    return { ...this.#stats };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    clearTimeout(this.#restartTimer);
+    await this.#process?.stop();
+    this.#process = undefined;
+  }
+
+  #onFrame(frame: EncodedFrame): void {
+    if (this.#closed) return;
+    if (this.#process === undefined) {
+      if (frame.kind !== 'video' || !frame.keyframe || this.#restartTimer !== undefined) return;
+      this.#spawn(frame);
+    }
+    this.#write(frame);
+  }
+
+  #spawn(first: EncodedFrame): void {
+    const { canvas, ffmpegPath, feed, log } = this.#options;
+    const firstMs = ((first.ptsTicks ?? 0) * 1000) / first.timescale;
+    // The first output frame is the first point of the canvas frame grid at or after this keyframe.
+    const startSeconds = Math.ceil((firstMs / 1000) * canvas.fps - 1e-6) / canvas.fps;
+    const hasAudio = feed.hasTrack('audio');
+    const process = new FfmpegProcess({
+      path: ffmpegPath,
+      args: decoderArgs({ hasVideo: true, hasAudio, startSeconds, ...canvas }),
+      extraPipes: hasAudio ? [3] : [],
+    });
+    this.#process = process;
+    this.#stats.starts += 1;
+    this.#dropping = false;
+    this.#lastVideoMs = Number.NEGATIVE_INFINITY;
+    this.#lastAudioMs = Number.NEGATIVE_INFINITY;
+    process.start();
+    const tracks: MatroskaTrack[] = [{ number: 1, codec: first.codec }];
+    if (hasAudio) tracks.push({ number: 2, codec: 'opus', channels: 2 });
+    process.stream(0)?.write(matroskaHeader(tracks));
+    this.#readVideo(process, startSeconds);
+    if (hasAudio) this.#readAudio(process, startSeconds);
+    void process.exited.then((exit) => {
+      this.#onExit(process, exit);
+    });
+    log.info({ startSeconds, hasAudio, pid: process.pid }, 'decoder started');
+  }
+
+  #write(frame: EncodedFrame): void {
+    const stdin = this.#process?.stream(0);
+    if (stdin === undefined || !stdin.writable) return;
+    const timeMs = ((frame.ptsTicks ?? 0) * 1000) / frame.timescale;
+    this.#stats.framesIn += 1;
+    if (frame.kind === 'video') {
+      const overloaded = stdin.writableLength > (this.#options.maxQueuedBytes ?? 4 * 1024 * 1024);
+      if (overloaded || (this.#dropping && !frame.keyframe)) {
+        if (!this.#dropping) this.#options.feed.requestKeyframe('decoder input overloaded');
+        this.#dropping = true;
+        this.#stats.videoDropped += 1;
+        return;
+      }
+      this.#dropping = false;
+      // Matroska needs increasing times per track; the ingest guarantees ≥ 1 ms steps, restarts do not.
+      if (timeMs <= this.#lastVideoMs) return;
+      this.#lastVideoMs = timeMs;
+      stdin.write(matroskaFrame(1, timeMs, frame.keyframe, frame.data));
+    } else {
+      if (timeMs <= this.#lastAudioMs) return;
+      this.#lastAudioMs = timeMs;
+      stdin.write(matroskaFrame(2, timeMs, true, frame.data));
+    }
+  }
+
+  #readVideo(process: FfmpegProcess, startSeconds: number): void {
+    const { canvas, sink } = this.#options;
+    const reader = new FixedFrameReader((canvas.width * canvas.height * 3) / 2);
+    let index = 0;
+    process.stream(1)?.on('data', (chunk: Buffer) => {
+      for (const data of reader.push(chunk)) {
+        if (index === 0) this.#failures = 0;
+        this.#stats.videoOut += 1;
+        sink.video({ timeMs: (startSeconds + index / canvas.fps) * 1000, data });
+        index += 1;
+      }
+    });
+  }
+
+  #readAudio(process: FfmpegProcess, startSeconds: number): void {
+    const { sink } = this.#options;
+    let next = Math.round(startSeconds * sampleRate);
+    let carry: Buffer | undefined;
+    const frameBytes = 2 * audioChannels;
+    process.stream(3)?.on('data', (chunk: Buffer) => {
+      const bytes = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
+      const usable = bytes.length - (bytes.length % frameBytes);
+      carry = usable < bytes.length ? bytes.subarray(usable) : undefined;
+      if (usable === 0) return;
+      const copy = new Int16Array(usable / 2);
+      new Uint8Array(copy.buffer).set(bytes.subarray(0, usable));
+      sink.audio({ firstSample: next, samples: copy });
+      next += usable / frameBytes;
+      this.#stats.audioSamplesOut += usable / frameBytes;
+    });
+  }
+
+  #onExit(process: FfmpegProcess, exit: FfmpegExit): void {
+    if (this.#process !== process) return;
+    this.#process = undefined;
+    if (this.#closed || exit.requested) return;
+    this.#stats.lastExit = `${exit.signal ?? exit.code ?? ''} ${exit.reason}`.trim();
+    this.#failures += 1;
+    this.#stats.restarts += 1;
+    const delay = restartDelaysMs[Math.min(this.#failures - 1, restartDelaysMs.length - 1)] ?? 2000;
+    this.#options.log.warn({ exit, restartInMs: delay }, 'decoder exited; restarting');
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.#options.feed.requestKeyframe('decoder restarted');
+    }, delay);
+  }
+}

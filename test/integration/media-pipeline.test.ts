@@ -1,0 +1,191 @@
+/**
+ * The media pipeline with real ffmpeg: a captured Chromium publisher (H.264 + Opus) replayed in real time →
+ * decoder → mixer → encoder with two variants → fMP4. ffprobe checks each variant: codec, profile, exact size,
+ * frame rate, 48 kHz AAC, and keyframes at the same instants in both. The encoder killed with SIGKILL comes back.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import type { HlsVariant } from '../../src/channel/channel-spec.ts';
+import { monotonicMs } from '../../src/lib/clock.ts';
+import { ChannelEncoder } from '../../src/media/channel-encoder.ts';
+import { Mixer } from '../../src/media/mixer.ts';
+import { PublisherDecoder } from '../../src/media/publisher-decoder.ts';
+import { ingestCapture, ReplaySource } from '../helpers/replay-source.ts';
+
+const run = promisify(execFile);
+const log = pino({ level: 'silent' });
+const canvas = { width: 640, height: 480, fps: 30 };
+const variants: HlsVariant[] = [
+  {
+    video: { width: 640, height: 480, fps: 30, bps: 1_000_000, codec: 'h264_main' },
+    audio: { bps: 64_000 },
+    durationSeconds: 2,
+  },
+  {
+    video: { width: 320, height: 180, fps: 15, bps: 300_000, codec: 'h264_baseline' },
+    audio: { bps: 32_000 },
+    durationSeconds: 2,
+  },
+];
+
+interface Pipeline {
+  outputs: Map<number, Buffer[]>[];
+  encoder: ChannelEncoder;
+  decoder: PublisherDecoder;
+  mixer: Mixer;
+  source: ReplaySource;
+  close(): Promise<void>;
+}
+
+function startPipeline(): Pipeline {
+  const frames = ingestCapture(new URL('../../testdata/rtp/h264-opus.jsonl', import.meta.url).pathname);
+  const source = new ReplaySource(frames);
+  const epochMs = monotonicMs();
+  // outputs[variant] maps encoder generation → its fMP4 bytes.
+  const outputs = variants.map(() => new Map<number, Buffer[]>());
+  const encoder = new ChannelEncoder({
+    ffmpegPath: 'ffmpeg',
+    canvas,
+    variants,
+    partSeconds: 0.5,
+    preset: 'veryfast',
+    log,
+    output: {
+      started: (generation) => {
+        for (const output of outputs) output.set(generation, []);
+      },
+      data: (generation, index, chunk) => outputs[index]?.get(generation)?.push(Buffer.from(chunk)),
+    },
+  });
+  const mixer = new Mixer({
+    canvas,
+    epochMs,
+    latencyMs: 300,
+    staleMs: 1000,
+    output: (tick) => {
+      encoder.write(tick);
+    },
+  });
+  const decoder = new PublisherDecoder({
+    feed: source,
+    ffmpegPath: 'ffmpeg',
+    canvas,
+    sink: mixer.addSource('p'),
+    log,
+  });
+  decoder.start();
+  mixer.start();
+  source.play(epochMs);
+  return {
+    outputs,
+    encoder,
+    decoder,
+    mixer,
+    source,
+    close: async () => {
+      source.stop();
+      await decoder.close();
+      mixer.close();
+      await encoder.close();
+    },
+  };
+}
+
+async function probe(path: string): Promise<{ streams: Record<string, string>[]; keyframes: number[] }> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', path]);
+  const streams = (JSON.parse(stdout) as { streams: Record<string, string>[] }).streams;
+  const frames = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v',
+    '-show_frames',
+    '-show_entries',
+    'frame=pts_time,key_frame',
+    '-of',
+    'csv=p=0',
+    path,
+  ]);
+  const keyframes = frames.stdout
+    .split('\n')
+    .map((line) => line.split(','))
+    .filter((fields) => fields[0] === '1')
+    .map((fields) => Number(fields[1]));
+  return { streams, keyframes };
+}
+
+describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { timeout: 60_000 }, () => {
+  test('two variants of exactly the asked size, profile and rate, with keyframes at the same instants', async () => {
+    const pipeline = startPipeline();
+    const dir = await mkdtemp(join(tmpdir(), 'nagare-media-'));
+    try {
+      await sleep(9000);
+      await pipeline.close();
+      assert.equal(pipeline.decoder.stats().restarts, 0);
+      assert.ok(pipeline.decoder.stats().videoOut > 150, JSON.stringify(pipeline.decoder.stats()));
+      assert.ok(pipeline.mixer.stats().ticks > 200);
+      const expected = [
+        { profile: 'Main', width: 640, height: 480, rate: '30/1' },
+        { profile: 'Constrained Baseline', width: 320, height: 180, rate: '15/1' },
+      ];
+      const keyframeSets: number[][] = [];
+      for (const [index, output] of pipeline.outputs.entries()) {
+        const path = join(dir, `v${index}.mp4`);
+        await writeFile(path, Buffer.concat(output.get(1) ?? []));
+        const { streams, keyframes } = await probe(path);
+        const video = streams.find((s) => s['codec_type'] === 'video');
+        const audio = streams.find((s) => s['codec_type'] === 'audio');
+        assert.equal(video?.['codec_name'], 'h264');
+        assert.equal(video['profile'], expected[index]?.profile);
+        assert.equal(Number(video['width']), expected[index]?.width);
+        assert.equal(Number(video['height']), expected[index]?.height);
+        assert.equal(video['r_frame_rate'], expected[index]?.rate);
+        assert.equal(audio?.['codec_name'], 'aac');
+        assert.equal(audio['profile'], 'LC');
+        assert.equal(audio['sample_rate'], '48000');
+        assert.ok(keyframes.length >= 3, `keyframes at ${keyframes.join(', ')}`);
+        keyframeSets.push(keyframes);
+      }
+      // Keyframes every segment (2 s), at the same instants in both variants.
+      const [first = [], second = []] = keyframeSets;
+      const shared = Math.min(first.length, second.length);
+      for (let i = 0; i < shared; i++) {
+        assert.ok(
+          Math.abs((first[i] ?? 0) - (second[i] ?? 0)) < 0.001,
+          `keyframe ${i}: ${first[i]} vs ${second[i]}`,
+        );
+        if (i > 0) assert.ok(Math.abs((first[i] ?? 0) - (first[i - 1] ?? 0) - 2) < 0.001);
+      }
+    } finally {
+      await pipeline.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an encoder killed with SIGKILL is restarted and its output goes on', async () => {
+    const pipeline = startPipeline();
+    try {
+      await sleep(3000);
+      const before = pipeline.encoder.pid;
+      assert.ok(before !== undefined);
+      pipeline.encoder.kill();
+      const deadline = monotonicMs() + 5000;
+      while (pipeline.encoder.stats().generation < 2 && monotonicMs() < deadline) await sleep(100);
+      assert.equal(pipeline.encoder.stats().generation, 2);
+      assert.notEqual(pipeline.encoder.pid, before);
+      assert.match(pipeline.encoder.stats().lastExit ?? '', /SIGKILL/);
+      await sleep(2500);
+      const bytes = (pipeline.outputs[0]?.get(2) ?? []).reduce((n, chunk) => n + chunk.length, 0);
+      assert.ok(bytes > 10_000, `the new encoder produced ${bytes} bytes`);
+    } finally {
+      await pipeline.close();
+    }
+  });
+});
