@@ -20,7 +20,7 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'test-results/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'data/**', 'test-results/**', '.scratch/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -27,7 +27,15 @@ export interface Config {
   iceServers: readonly IceServer[];
   /** Debug: write every publisher's ingested frames as Matroska files here. */
   recordIngestDir: string | undefined;
+  ffmpegPath: string;
+  /** LL-HLS part duration, seconds. */
+  partSeconds: number;
+  x264Preset: (typeof x264Presets)[number];
+  /** A live channel with nobody publishing ends its stream after this many seconds. */
+  idleTimeoutSeconds: number;
 }
+
+export const x264Presets = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
 
 export interface IceServer {
   urls: string | string[];
@@ -156,6 +164,15 @@ const parseIceServers: Parse<readonly IceServer[]> = (raw) => {
   });
 };
 
+const parseNumberIn =
+  (min: number, max: number): Parse<number> =>
+  (raw) => {
+    const value = Number(asString(raw));
+    if (!Number.isFinite(value) || value < min || value > max)
+      throw new RuleError(`must be a number from ${min} to ${max}`);
+    return value;
+  };
+
 const parseChoice =
   <T extends string>(choices: readonly T[]): Parse<T> =>
   (raw) => {
@@ -266,6 +283,42 @@ export const optionSpecs: readonly OptionSpec[] = [
     defaultText: '(off)',
     parse: (raw) => resolve(parseNonEmpty(raw)),
   },
+  {
+    key: 'ffmpegPath',
+    flag: 'ffmpeg',
+    env: 'NAGARE_FFMPEG',
+    valueName: 'PATH',
+    description: 'the ffmpeg binary used to decode and encode',
+    defaultText: 'ffmpeg',
+    parse: parseNonEmpty,
+  },
+  {
+    key: 'partSeconds',
+    flag: 'part-duration',
+    env: 'NAGARE_PART_DURATION',
+    valueName: 'SECONDS',
+    description: 'LL-HLS part duration',
+    defaultText: '0.5',
+    parse: parseNumberIn(0.2, 2),
+  },
+  {
+    key: 'x264Preset',
+    flag: 'x264-preset',
+    env: 'NAGARE_X264_PRESET',
+    valueName: 'PRESET',
+    description: `encoder speed against quality: ${x264Presets.join(', ')}`,
+    defaultText: 'veryfast',
+    parse: parseChoice(x264Presets),
+  },
+  {
+    key: 'idleTimeoutSeconds',
+    flag: 'idle-timeout',
+    env: 'NAGARE_IDLE_TIMEOUT',
+    valueName: 'SECONDS',
+    description: 'a live channel with nobody publishing ends its stream after this long (slate meanwhile)',
+    defaultText: '600',
+    parse: parseNumberIn(1, 86_400),
+  },
 ];
 
 export const defaultConfig: Readonly<Config> = {
@@ -280,6 +333,10 @@ export const defaultConfig: Readonly<Config> = {
   udpPortRange: undefined,
   iceServers: [],
   recordIngestDir: undefined,
+  ffmpegPath: 'ffmpeg',
+  partSeconds: 0.5,
+  x264Preset: 'veryfast',
+  idleTimeoutSeconds: 600,
 };
 
 export interface ConfigSources {

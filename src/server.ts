@@ -11,9 +11,13 @@ import { loadOrCreateToken, type StoredToken } from './api/token-file.ts';
 import { ChannelRegistry } from './channel/channel-registry.ts';
 import type { Config } from './config.ts';
 import { NagareError, toHttpError } from './errors.ts';
-import { requestPath } from './http/request-path.ts';
+import { requestPath, requestQuery } from './http/request-path.ts';
 import { sendJson } from './http/respond.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { IngestManager } from './ingest/ingest-manager.ts';
+import { MediaManager } from './media/media-manager.ts';
+import { HlsOrigin } from './origin/hls-origin.ts';
 import { Sfu } from './sfu/sfu.ts';
 import { closeCodes } from './signaling/close-codes.ts';
 import { SignalingServer } from './signaling/signaling-server.ts';
@@ -56,6 +60,7 @@ export class NagareServer {
   readonly #signalingOptions: Omit<SignalingOptions, 'iceServers'>;
   #sfu: Sfu | undefined;
   #ingest: IngestManager | undefined;
+  #media: MediaManager | undefined;
   #signaling: SignalingServer | undefined;
   #store: ChannelStore | undefined;
   #http: Server | undefined;
@@ -95,6 +100,7 @@ export class NagareServer {
 
   async start(): Promise<void> {
     const config = this.#config;
+    await checkFfmpeg(config.ffmpegPath);
     const store = new ChannelStore(config.dataDir);
     try {
       store.open();
@@ -134,9 +140,27 @@ export class NagareServer {
       this.#log.child({ component: 'sfu' }),
     );
     this.#sfu = sfu;
+    const media = new MediaManager(
+      registry,
+      ingest,
+      {
+        ffmpegPath: config.ffmpegPath,
+        partSeconds: config.partSeconds,
+        mixerLatencyMs: 250,
+        windowSegments: 8,
+        preset: config.x264Preset,
+        idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+      },
+      this.#log.child({ component: 'media' }),
+    );
+    this.#media = media;
+    media.start();
+    const origin = new HlsOrigin({ pipelineFor: (playlistId) => media.pipelineForPlaylist(playlistId) });
     registry.onDeleted((record) => {
       sfu.disconnectChannel(record.channelId, closeCodes.normal, 'CHANNEL-DELETED');
-      void ingest.closeChannel(record.channelId);
+      void media
+        .endChannel(record.channelId, 'channel deleted')
+        .then(() => ingest.closeChannel(record.channelId));
     });
     const signaling = new SignalingServer({
       registry,
@@ -160,7 +184,7 @@ export class NagareServer {
 
     const http = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
     http.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      void this.#route(req, res, api);
+      void this.#route(req, res, api, origin);
     });
     http.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
       signaling.handleUpgrade(req, socket, head);
@@ -190,11 +214,12 @@ export class NagareServer {
     this.#log.info({ port: this.port, host: config.host, dataDir: config.dataDir, version }, 'listening');
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse, api: ApiHandler): Promise<void> {
+  async #route(req: IncomingMessage, res: ServerResponse, api: ApiHandler, origin: HlsOrigin): Promise<void> {
     const requestId = randomBytes(8).toString('hex');
     res.setHeader('X-Request-Id', requestId);
     try {
       const path = requestPath(req);
+      if (await origin.handle(req, res, path, requestQuery(req))) return;
       if (path === '/') {
         await api.handle(req, res, requestId);
       } else if (path === '/healthz') {
@@ -227,6 +252,11 @@ export class NagareServer {
     return this.#sfu;
   }
 
+  get media(): MediaManager {
+    if (this.#media === undefined) throw new Error('server is not started');
+    return this.#media;
+  }
+
   get ingest(): IngestManager {
     if (this.#ingest === undefined) throw new Error('server is not started');
     return this.#ingest;
@@ -240,6 +270,7 @@ export class NagareServer {
   async #closeInner(reason: string): Promise<void> {
     await this.#signaling?.close('SHUTDOWN');
     await this.#sfu?.close(closeCodes.normal, 'SHUTDOWN');
+    await this.#media?.close();
     await this.#ingest?.close();
     const http = this.#http;
     if (http?.listening === true) {
@@ -258,5 +289,18 @@ export class NagareServer {
     this.#store?.close();
     this.#log.info({ reason }, 'closed');
     this.#resolveClosed(reason);
+  }
+}
+
+/** Fails the start with a clear message when ffmpeg cannot be run. */
+async function checkFfmpeg(path: string): Promise<void> {
+  try {
+    await promisify(execFile)(path, ['-hide_banner', '-version'], { timeout: 10_000 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'not found' : ((err as Error).message.split('\n')[0] ?? 'failed');
+    throw new StartError(
+      `ffmpeg (${path}) cannot be run: ${why}. Install it (Debian: apt-get install -y ffmpeg) or set --ffmpeg`,
+    );
   }
 }

@@ -12,10 +12,13 @@ import { audioChannels, encoderArgs, type Canvas } from './media-args.ts';
 import type { MixedTick } from './mixer.ts';
 
 export interface EncoderOutput {
-  /** A new ffmpeg began: what follows on each variant starts with a new init segment. */
-  started(generation: number): void;
+  /** A new ffmpeg began, its output times counting from `startSeconds` of channel time: what follows on
+   * each variant starts with a new init segment. */
+  started(generation: number, startSeconds: number): void;
   /** Bytes of variant `index`'s fMP4 stream. */
   data(generation: number, index: number, chunk: Uint8Array): void;
+  /** That ffmpeg is gone: nothing more will come from this generation. */
+  ended(generation: number): void;
 }
 
 export interface ChannelEncoderOptions {
@@ -110,13 +113,13 @@ export class ChannelEncoder {
     const generation = (this.#stats.generation += 1);
     const process = new FfmpegProcess({
       path: ffmpegPath,
-      args: encoderArgs({ variants, startSeconds, partSeconds, preset }),
+      args: encoderArgs({ variants, partSeconds, preset }),
       extraPipes: variants.map((_, index) => 3 + index),
     });
     this.#process = process;
     this.#startedAtTick = this.#stats.ticksIn;
     process.start();
-    output.started(generation);
+    output.started(generation, startSeconds);
     variants.forEach((_, index) => {
       process.stream(3 + index)?.on('data', (chunk: Buffer) => {
         output.data(generation, index, chunk);
@@ -137,6 +140,7 @@ export class ChannelEncoder {
   #onExit(process: FfmpegProcess, exit: FfmpegExit): void {
     if (this.#process !== process) return;
     this.#process = undefined;
+    this.#options.output.ended(this.#stats.generation);
     if (this.#closed || exit.requested) return;
     this.#stats.lastExit = `${exit.signal ?? exit.code ?? ''} ${exit.reason}`.trim();
     this.#stats.restarts += 1;

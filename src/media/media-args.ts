@@ -55,8 +55,6 @@ const x264Profiles = { h264_high: 'high', h264_main: 'main', h264_baseline: 'bas
 
 export interface EncoderArgsInput {
   variants: readonly HlsVariant[];
-  /** Channel time of the first frame the encoder will get: keyframes are forced at start + k × segment. */
-  startSeconds: number;
   partSeconds: number;
   /** x264 preset: speed against quality. */
   preset: string;
@@ -64,14 +62,16 @@ export interface EncoderArgsInput {
 
 /**
  * Encoder: Matroska with raw I420 video and s16le audio on stdin, one fMP4 (CMAF) stream per variant on pipes
- * 3, 4, …: H.264 (x264, no B-frames, zero latency, VBV so the rate holds) + AAC-LC. Keyframes are forced at the
- * same instants in every variant (start + k × segment duration), so segments line up across variants; fragments
+ * 3, 4, …: H.264 (x264, no B-frames, zero latency, VBV so the rate holds) + AAC-LC. Output times start at 0 for
+ * each run. Keyframes are forced at the same instants in every variant (k × segment duration from the run's
+ * start), so segments line up across variants; fragments
  * (the LL-HLS parts) are cut at every keyframe and every `partSeconds`.
  */
 export function encoderArgs(input: EncoderArgsInput): string[] {
   const { variants } = input;
   const segment = variants[0]?.durationSeconds ?? 2;
-  const args = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-copyts'];
+  // No -copyts: the output starts at 0 for every encoder run; the packager adds the run's start time.
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'warning'];
   args.push('-probesize', '32768', '-analyzeduration', '0', '-f', 'matroska', '-i', 'pipe:0');
   const labels = variants.map((_, index) => `v${index}`);
   const split = `[0:v]split=${variants.length}${labels.map((l) => `[s${l}]`).join('')}`;
@@ -80,7 +80,7 @@ export function encoderArgs(input: EncoderArgsInput): string[] {
       `[sv${index}]scale=${variant.video.width}:${variant.video.height}:flags=bicubic,setsar=1[v${index}]`,
   );
   args.push('-filter_complex', [split, ...scales].join(';'));
-  const forceKeyframes = `expr:gte(t,${input.startSeconds.toFixed(6)}+n_forced*${segment})`;
+  const forceKeyframes = `expr:gte(t,n_forced*${segment})`;
   variants.forEach((variant, index) => {
     const { video, audio } = variant;
     const gop = Math.round(video.fps * segment);

@@ -43,7 +43,9 @@ export async function startTestServer(
     logLevel: 'silent',
     ...overrides,
   };
-  const server = new NagareServer(config, pino({ level: 'silent' }), { authFailureDelayMs: 10, ...options });
+  // NAGARE_TEST_LOG=info (or debug) shows the server's log while debugging a test.
+  const logLevel = process.env['NAGARE_TEST_LOG'] ?? 'silent';
+  const server = new NagareServer(config, pino({ level: logLevel }), { authFailureDelayMs: 10, ...options });
   await server.start();
   const url = `http://127.0.0.1:${server.port}`;
   return {

@@ -62,6 +62,7 @@ function startPipeline(): Pipeline {
         for (const output of outputs) output.set(generation, []);
       },
       data: (generation, index, chunk) => outputs[index]?.get(generation)?.push(Buffer.from(chunk)),
+      ended: () => undefined,
     },
   });
   const mixer = new Mixer({

@@ -1,6 +1,6 @@
 /**
  * The static HTTP server the browser loads the Sora test client from: the unmodified npm `sora-js-sdk` bundle
- * plus our page. Only these three paths exist; everything else is 404 so a typo in the page fails loudly.
+ * plus our pages, and hls.js for the player page. Only these paths exist; everything else is 404 so a typo in the page fails loudly.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -23,6 +23,14 @@ function routes(): ReadonlyMap<string, { file: string; contentType: string }> {
     ['/sora.js', { file: fileURLToPath(import.meta.resolve('sora-js-sdk')), contentType: javascript }],
     ['/sora-client.html', { file: page('sora-client.html'), contentType: html }],
     ['/sora-client.js', { file: page('sora-client.js'), contentType: javascript }],
+    [
+      '/hls.js',
+      {
+        file: fileURLToPath(new URL('../../../node_modules/hls.js/dist/hls.min.js', import.meta.url)),
+        contentType: javascript,
+      },
+    ],
+    ['/hls-player.html', { file: page('hls-player.html'), contentType: html }],
   ]);
 }
 

@@ -1,0 +1,249 @@
+/**
+ * Serves a channel's HLS: the multivariant playlist, LL-HLS media playlists with blocking reload and delta updates
+ * (RFC 8216bis §6.2.5), init segments, segments and parts (a request for the next part waits for it, as its
+ * preload hint invites). Playlists are cached briefly, media for a year (their URIs never repeat: each run of a
+ * channel has its own). CORS is open so players on any origin can play. Unknown paths, not-yet-live and ended
+ * channels answer the same 404.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ChannelPipeline } from '../media/channel-pipeline.ts';
+import type { VariantPackager } from '../hls/variant-packager.ts';
+import { parseBlockingQuery, parseHlsPath, type HlsResource } from './hls-request.ts';
+import { renderMediaFor, renderMultivariantFor } from './playlists.ts';
+import { waitFor } from './wait-for.ts';
+
+export interface HlsOriginDeps {
+  /** The running media pipeline of the channel with this playlist id, if it is live. */
+  pipelineFor(playlistId: string): ChannelPipeline | undefined;
+}
+
+const playlistType = 'application/vnd.apple.mpegurl';
+const mediaType = 'video/mp4';
+
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string | Uint8Array,
+  cache: string,
+): void {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+    'Cache-Control': cache,
+    'Access-Control-Allow-Origin': '*',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function notFound(res: ServerResponse): void {
+  send(res, 404, 'text/plain; charset=utf-8', 'not found\n', 'no-store');
+}
+
+function badRequest(res: ServerResponse, reason: string): void {
+  send(res, 400, 'text/plain; charset=utf-8', `${reason}\n`, 'no-store');
+}
+
+export class HlsOrigin {
+  readonly #deps: HlsOriginDeps;
+  /** Requests waiting on a playlist or part right now. */
+  #waiting = 0;
+
+  constructor(deps: HlsOriginDeps) {
+    this.#deps = deps;
+  }
+
+  get waitingRequests(): number {
+    return this.#waiting;
+  }
+
+  /** Handles GET/HEAD/OPTIONS under /hls/; false when the path is not an HLS path. */
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    search: URLSearchParams,
+  ): Promise<boolean> {
+    if (!path.startsWith('/hls/')) return false;
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Origin': '*',
+        'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+        'Access-Control-Max-Age': '86400',
+      });
+      res.end();
+      return true;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD, OPTIONS', 'Content-Length': 0 });
+      res.end();
+      return true;
+    }
+    const resource = parseHlsPath(path);
+    const pipeline = resource === undefined ? undefined : this.#deps.pipelineFor(resource.playlistId);
+    if (resource === undefined || pipeline === undefined) {
+      notFound(res);
+      return true;
+    }
+    const abort = new AbortController();
+    res.once('close', () => {
+      abort.abort();
+    });
+    this.#waiting += 1;
+    try {
+      await this.#serve(resource, pipeline, search, res, abort.signal);
+    } finally {
+      this.#waiting -= 1;
+    }
+    return true;
+  }
+
+  async #serve(
+    resource: HlsResource,
+    pipeline: ChannelPipeline,
+    search: URLSearchParams,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (resource.type === 'multivariant') {
+      await this.#multivariant(pipeline, res, signal);
+      return;
+    }
+    const packager = resource.run === pipeline.runId ? pipeline.packagers[resource.variant] : undefined;
+    if (packager === undefined) {
+      notFound(res);
+      return;
+    }
+    switch (resource.type) {
+      case 'media':
+        await this.#media(packager, search, res, signal);
+        return;
+      case 'init': {
+        const bytes = packager.init(resource.initId);
+        if (bytes === undefined) notFound(res);
+        else send(res, 200, mediaType, bytes, 'public, max-age=31536000, immutable');
+        return;
+      }
+      case 'segment':
+        await this.#segment(packager, resource.msn, res, signal);
+        return;
+      case 'part':
+        await this.#part(packager, resource.msn, resource.part, res, signal);
+        return;
+    }
+  }
+
+  /** Waits (a few seconds) for every variant's first part, so the CODECS are known. */
+  async #multivariant(pipeline: ChannelPipeline, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    for (const packager of pipeline.packagers) {
+      const result = await waitFor(packager, () => packager.lastPart !== undefined, 10_000, signal);
+      if (result === 'aborted') return;
+      if (result === 'timeout') {
+        send(res, 503, 'text/plain; charset=utf-8', 'stream starting, retry\n', 'no-store');
+        return;
+      }
+    }
+    send(res, 200, playlistType, renderMultivariantFor(pipeline), 'public, max-age=1');
+  }
+
+  async #media(
+    packager: VariantPackager,
+    search: URLSearchParams,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const query = parseBlockingQuery(search);
+    if (typeof query === 'string') {
+      badRequest(res, query);
+      return;
+    }
+    const timeoutMs = 3 * packager.targetDurationSeconds * 1000;
+    if (query.msn !== undefined) {
+      const last = packager.lastPart?.[0] ?? -1;
+      // RFC 8216bis §6.2.5.2: more than two segments ahead of the last one is a client error.
+      if (query.msn > last + 2) {
+        badRequest(res, `_HLS_msn ${query.msn} is too far ahead of the live edge (${last})`);
+        return;
+      }
+      const { msn, part } = query;
+      const result = await waitFor(packager, () => hasReached(packager, msn, part), timeoutMs, signal);
+      if (result === 'aborted') return;
+      if (result === 'timeout') {
+        send(res, 503, 'text/plain; charset=utf-8', 'blocking request timed out\n', 'no-store');
+        return;
+      }
+    } else if (packager.lastPart === undefined) {
+      const result = await waitFor(packager, () => packager.lastPart !== undefined, timeoutMs, signal);
+      if (result !== 'ready') {
+        if (result === 'timeout')
+          send(res, 503, 'text/plain; charset=utf-8', 'stream starting, retry\n', 'no-store');
+        return;
+      }
+    }
+    send(res, 200, playlistType, renderMediaFor(packager, query.skip), 'public, max-age=1');
+  }
+
+  async #segment(
+    packager: VariantPackager,
+    msn: number,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const open = packager.segments.at(-1);
+    if (open !== undefined && open.msn === msn && !open.complete) {
+      const result = await waitFor(
+        packager,
+        () => packager.segment(msn)?.complete === true,
+        3 * packager.targetDurationSeconds * 1000,
+        signal,
+      );
+      if (result !== 'ready') {
+        if (result === 'timeout') notFound(res);
+        return;
+      }
+    }
+    const bytes = packager.segment(msn)?.bytes;
+    if (bytes === undefined) notFound(res);
+    else send(res, 200, mediaType, bytes, 'public, max-age=31536000, immutable');
+  }
+
+  async #part(
+    packager: VariantPackager,
+    msn: number,
+    part: number,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const last = packager.lastPart;
+    const isNext =
+      last !== undefined &&
+      ((msn === last[0] && part === last[1] + 1) || (msn === last[0] + 1 && part === 0));
+    if (isNext) {
+      const result = await waitFor(
+        packager,
+        () => findPart(packager, msn, part) !== undefined,
+        3 * packager.targetDurationSeconds * 1000,
+        signal,
+      );
+      if (result === 'aborted') return;
+    }
+    const bytes = findPart(packager, msn, part);
+    if (bytes === undefined) notFound(res);
+    else send(res, 200, mediaType, bytes, 'public, max-age=31536000, immutable');
+  }
+}
+
+/** Whether the playlist now holds segment `msn` (complete) or, with `part`, that part of it. */
+function hasReached(packager: VariantPackager, msn: number, part: number | undefined): boolean {
+  const last = packager.lastPart;
+  if (last === undefined) return false;
+  const [lastMsn, lastPart] = last;
+  if (lastMsn > msn) return true;
+  if (lastMsn < msn) return false;
+  if (part === undefined) return packager.segment(msn)?.complete === true;
+  return lastPart >= part;
+}
+
+function findPart(packager: VariantPackager, msn: number, part: number): Uint8Array | undefined {
+  return packager.segment(msn)?.parts[part]?.bytes;
+}

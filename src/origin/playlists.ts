@@ -1,0 +1,91 @@
+/**
+ * From a channel's packagers to playlist text, through the pure renderers of src/hls/format/playlist.ts.
+ */
+import { renderMediaPlaylist, renderMultivariant } from '../hls/format/playlist.ts';
+import type { VariantPackager } from '../hls/variant-packager.ts';
+import type { ChannelPipeline } from '../media/channel-pipeline.ts';
+
+/** Media playlist URI of variant `index`, relative to the multivariant playlist. */
+export const variantUri = (pipeline: ChannelPipeline, index: number): string =>
+  `${pipeline.runId}/v${index}/index.m3u8`;
+
+export function renderMultivariantFor(pipeline: ChannelPipeline): string {
+  return renderMultivariant({
+    independentSegments: true,
+    variants: pipeline.record.spec.hls.map((variant, index) => {
+      const codecs = pipeline.packagers[index]?.codecs ?? [];
+      const average = variant.video.bps + variant.audio.bps;
+      return {
+        uri: variantUri(pipeline, index),
+        // Peak: x264's VBV holds the video rate per buffer; allow 10 % for container overhead.
+        bandwidth: Math.round(average * 1.1),
+        averageBandwidth: average,
+        codecs: codecs.join(','),
+        resolution: { width: variant.video.width, height: variant.video.height },
+        frameRate: variant.video.fps,
+      };
+    }),
+  });
+}
+
+/** Parts are listed for the segments within this many target durations of the live edge (RFC 8216bis §4.4.4.9). */
+const partWindowTargets = 3;
+
+export function renderMediaFor(packager: VariantPackager, skip: boolean): string {
+  const { segments } = packager;
+  const target = packager.targetDurationSeconds;
+  const part = packager.options.partTargetSeconds;
+  const canSkipUntil = 6 * target;
+  let liveEdge = 0;
+  for (const segment of segments) liveEdge += segment.durationSeconds;
+  let skippable = 0;
+  if (skip) {
+    // Segments older than CAN-SKIP-UNTIL from the live edge may be skipped (RFC 8216bis §4.4.5.2).
+    let age = liveEdge;
+    for (const segment of segments) {
+      if (!segment.complete || age - segment.durationSeconds < canSkipUntil) break;
+      age -= segment.durationSeconds;
+      skippable += 1;
+    }
+  }
+  let fromEdge = liveEdge;
+  const last = segments.at(-1);
+  const nextPart =
+    last === undefined
+      ? undefined
+      : last.complete
+        ? `${last.msn + 1}.0.m4s`
+        : `${last.msn}.${last.parts.length}.m4s`;
+  return renderMediaPlaylist({
+    targetDurationSeconds: target,
+    partTargetSeconds: part,
+    mediaSequence: segments[0]?.msn ?? 0,
+    discontinuitySequence: packager.discontinuitySequence,
+    serverControl: { canBlockReload: true, partHoldBackSeconds: 3 * part, canSkipUntilSeconds: canSkipUntil },
+    segments: segments.map((segment) => {
+      const withParts = fromEdge <= partWindowTargets * target || !segment.complete;
+      fromEdge -= segment.durationSeconds;
+      return {
+        msn: segment.msn,
+        uri: `${segment.msn}.m4s`,
+        mapUri: `init${segment.initId}.mp4`,
+        durationSeconds: segment.durationSeconds,
+        programDateTime: segment.programDateTime,
+        discontinuity: segment.discontinuity,
+        complete: segment.complete,
+        ...(withParts
+          ? {
+              parts: segment.parts.map((p) => ({
+                uri: `${segment.msn}.${p.index}.m4s`,
+                durationSeconds: p.durationSeconds,
+                independent: p.independent,
+              })),
+            }
+          : {}),
+      };
+    }),
+    ...(skippable > 0 ? { skip: { skippedSegments: skippable } } : {}),
+    ...(nextPart !== undefined && !packager.ended ? { preloadHint: { uri: nextPart } } : {}),
+    ended: packager.ended,
+  });
+}

@@ -1,0 +1,157 @@
+/**
+ * WebRTC in, HLS out, as users run it: sora-js-sdk publishes from Chromium to a channel with two variants, hls.js
+ * in Chromium plays its playlist_url, ffprobe sees exactly the sizes asked for, and killing the encoder does not
+ * stop playback for long.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { Page } from 'playwright-core';
+import { e2eSkipReason, launchBrowser, type BrowserHandle } from './harness/chromium.ts';
+import { startPageServer, type PageServer } from './harness/page-server.ts';
+import { openSoraClient, type SoraClientPage } from './harness/sora-page.ts';
+import { callApi, startTestServer, type TestServer } from '../helpers/server.ts';
+
+const run = promisify(execFile);
+const skip = e2eSkipReason();
+
+interface PlayerState {
+  currentTime: number;
+  fatal: string | null;
+  errors: string[];
+  levels: { width: number; height: number }[];
+  videoWidth: number;
+}
+
+const variants = [
+  { video: { width: 640, height: 480, fps: 30, bps: 1_000_000 }, audio: { bps: 64_000 } },
+  {
+    video: { width: 320, height: 240, fps: 15, bps: 300_000, codec: 'h264_baseline' },
+    audio: { bps: 32_000 },
+  },
+];
+
+describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout: 180_000 }, () => {
+  let server: TestServer | undefined;
+  let pages: PageServer | undefined;
+  let browser: BrowserHandle | undefined;
+  let publisher: SoraClientPage | undefined;
+  let viewer: Page | undefined;
+  let playlistUrl = '';
+
+  before(async () => {
+    server = await startTestServer({ partSeconds: 0.5 });
+    pages = await startPageServer();
+    browser = await launchBrowser();
+    const created = await callApi(server.url, 'ImageFlux_20180905.CreateChannel', { hls: variants });
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    const { channel_id: channelId, playlist_url } = created.json as {
+      channel_id: string;
+      playlist_url: string;
+    };
+    playlistUrl = playlist_url;
+    publisher = await openSoraClient(browser, pages.url);
+    const result = await publisher.connect({
+      signalingUrl: `ws://127.0.0.1:${server.server.port}/signaling`,
+      channelId,
+      role: 'sendonly',
+    });
+    assert.ok('connectionId' in result, JSON.stringify(result));
+  });
+
+  after(async () => {
+    await viewer?.close().catch(() => undefined);
+    await publisher?.close().catch(() => undefined);
+    await browser?.close();
+    await pages?.close();
+    await server?.close();
+  });
+
+  const state = async (): Promise<PlayerState> => {
+    assert.ok(viewer !== undefined);
+    return await viewer.evaluate<PlayerState>('window.playerState()');
+  };
+
+  const waitForTime = async (target: number, timeoutMs: number): Promise<PlayerState> => {
+    const deadline = Date.now() + timeoutMs;
+    let last = await state();
+    while (last.currentTime < target && Date.now() < deadline && last.fatal === null) {
+      await sleep(250);
+      last = await state();
+    }
+    return last;
+  };
+
+  test('hls.js plays the playlist: currentTime advances 5 s, no fatal error, both variants listed', async () => {
+    assert.ok(browser && pages);
+    viewer = await browser.newPage();
+    await viewer.goto(`${pages.url}/hls-player.html`);
+    await viewer.evaluate(`window.playHls(${JSON.stringify(playlistUrl)}, true)`);
+    const started = await waitForTime(0.1, 30_000);
+    assert.equal(started.fatal, null, started.errors.join('; '));
+    const begin = started.currentTime;
+    const later = await waitForTime(begin + 5, 20_000);
+    assert.equal(later.fatal, null, later.errors.join('; '));
+    assert.ok(
+      later.currentTime >= begin + 5,
+      `currentTime ${begin} → ${later.currentTime}; ${later.errors.join('; ')}`,
+    );
+    assert.deepEqual(later.levels.map((l) => `${l.width}x${l.height}`).sort(), ['320x240', '640x480']);
+  });
+
+  test('a segment of each variant has exactly the width and height asked for', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nagare-hls-'));
+    try {
+      const multivariant = await (await fetch(playlistUrl)).text();
+      const uris = multivariant.split('\n').filter((line) => line.endsWith('.m3u8'));
+      assert.equal(uris.length, 2, multivariant);
+      for (const [index, uri] of uris.entries()) {
+        const mediaUrl = new URL(uri, playlistUrl);
+        const media = await (await fetch(mediaUrl)).text();
+        const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(media)?.[1];
+        const segment = media.split('\n').find((line) => /^\d+\.m4s$/.test(line));
+        assert.ok(map !== undefined && segment !== undefined, media);
+        const init = Buffer.from(await (await fetch(new URL(map, mediaUrl))).arrayBuffer());
+        const body = Buffer.from(await (await fetch(new URL(segment, mediaUrl))).arrayBuffer());
+        const path = join(dir, `v${index}.mp4`);
+        await writeFile(path, Buffer.concat([init, body]));
+        const probe = await run('ffprobe', [
+          '-v',
+          'error',
+          '-select_streams',
+          'v',
+          '-show_entries',
+          'stream=width,height,codec_name',
+          '-of',
+          'csv=p=0',
+          path,
+        ]);
+        const expected = variants[index]!.video;
+        assert.equal(probe.stdout.trim().replace(/,$/, ''), `h264,${expected.width},${expected.height}`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the encoder killed with SIGKILL: playback goes on within a few seconds', async () => {
+    assert.ok(server && viewer);
+    const channelPipeline = server.server.media.pipelineForPlaylist(
+      new URL(playlistUrl).pathname.split('/')[2] ?? '',
+    );
+    assert.ok(channelPipeline !== undefined);
+    const before = (await state()).currentTime;
+    channelPipeline.killEncoder();
+    const after = await waitForTime(before + 6, 25_000);
+    assert.equal(after.fatal, null, after.errors.join('; '));
+    assert.ok(
+      after.currentTime >= before + 6,
+      `currentTime ${before} → ${after.currentTime}; ${after.errors.join('; ')}`,
+    );
+  });
+});
