@@ -36,12 +36,27 @@ function send(
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
+/** Errors in the API's JSON shape, like every other error of the server. */
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  send(
+    res,
+    status,
+    'application/json; charset=utf-8',
+    `${JSON.stringify({ error: { code, message } })}\n`,
+    'no-store',
+  );
+}
+
 function notFound(res: ServerResponse): void {
-  send(res, 404, 'text/plain; charset=utf-8', 'not found\n', 'no-store');
+  sendError(res, 404, 'NotFound', 'not found');
 }
 
 function badRequest(res: ServerResponse, reason: string): void {
-  send(res, 400, 'text/plain; charset=utf-8', `${reason}\n`, 'no-store');
+  sendError(res, 400, 'InvalidParameter', reason);
+}
+
+function unavailable(res: ServerResponse, reason: string): void {
+  sendError(res, 503, 'Unavailable', reason);
 }
 
 export class HlsOrigin {
@@ -139,7 +154,7 @@ export class HlsOrigin {
       const result = await waitFor(packager, () => packager.lastPart !== undefined, 10_000, signal);
       if (result === 'aborted') return;
       if (result === 'timeout') {
-        send(res, 503, 'text/plain; charset=utf-8', 'stream starting, retry\n', 'no-store');
+        unavailable(res, 'stream starting, retry');
         return;
       }
     }
@@ -169,14 +184,13 @@ export class HlsOrigin {
       const result = await waitFor(packager, () => hasReached(packager, msn, part), timeoutMs, signal);
       if (result === 'aborted') return;
       if (result === 'timeout') {
-        send(res, 503, 'text/plain; charset=utf-8', 'blocking request timed out\n', 'no-store');
+        unavailable(res, 'blocking request timed out');
         return;
       }
     } else if (packager.lastPart === undefined) {
       const result = await waitFor(packager, () => packager.lastPart !== undefined, timeoutMs, signal);
       if (result !== 'ready') {
-        if (result === 'timeout')
-          send(res, 503, 'text/plain; charset=utf-8', 'stream starting, retry\n', 'no-store');
+        if (result === 'timeout') unavailable(res, 'stream starting, retry');
         return;
       }
     }
