@@ -6,7 +6,16 @@
  * Element IDs from the Matroska specification (RFC 9559).
  */
 import type { Codec } from '../rtp/encoded-frame.ts';
-import { concat, element, floatElement, idBytes, stringElement, uintElement, unknownSize } from './ebml.ts';
+import {
+  concat,
+  element,
+  floatElement,
+  idBytes,
+  stringElement,
+  uintElement,
+  unknownSize,
+  vint,
+} from './ebml.ts';
 
 const ids = {
   ebml: 0x1a45dfa3,
@@ -126,18 +135,31 @@ export function matroskaHeader(tracks: readonly MatroskaTrack[]): Uint8Array {
   return concat([ebml, idBytes(ids.segment), unknownSize, info, trackList]);
 }
 
-/** One frame as a Cluster (timestamp in ms, ≥ 0) holding one SimpleBlock. */
+/**
+ * One frame as a Cluster (timestamp in ms, ≥ 0) holding one SimpleBlock, as two pieces: the headers, and the
+ * frame's own bytes untouched — so a large raw picture is written without being copied.
+ */
+export function matroskaFrameParts(
+  trackNumber: number,
+  timestampMs: number,
+  keyframe: boolean,
+  data: Uint8Array,
+): [Uint8Array, Uint8Array] {
+  if (trackNumber < 1 || trackNumber > 126) throw new RangeError('track numbers 1 to 126 are supported');
+  const blockHeader = new Uint8Array([0x80 | trackNumber, 0, 0, keyframe ? 0x80 : 0]);
+  const timestamp = uintElement(ids.timestamp, Math.max(0, Math.round(timestampMs)));
+  const blockSize = blockHeader.length + data.length;
+  const block = concat([idBytes(ids.simpleBlock), vint(blockSize), blockHeader]);
+  const clusterSize = timestamp.length + block.length + data.length;
+  return [concat([idBytes(ids.cluster), vint(clusterSize), timestamp, block]), data];
+}
+
+/** One frame as a Cluster holding one SimpleBlock, in one buffer. */
 export function matroskaFrame(
   trackNumber: number,
   timestampMs: number,
   keyframe: boolean,
   data: Uint8Array,
 ): Uint8Array {
-  if (trackNumber < 1 || trackNumber > 126) throw new RangeError('track numbers 1 to 126 are supported');
-  const blockHeader = new Uint8Array([0x80 | trackNumber, 0, 0, keyframe ? 0x80 : 0]);
-  return element(
-    ids.cluster,
-    uintElement(ids.timestamp, Math.max(0, Math.round(timestampMs))),
-    element(ids.simpleBlock, blockHeader, data),
-  );
+  return concat(matroskaFrameParts(trackNumber, timestampMs, keyframe, data));
 }

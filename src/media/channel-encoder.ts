@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { HlsVariant } from '../channel/channel-spec.ts';
-import { matroskaFrame, matroskaHeader } from '../container/matroska-writer.ts';
+import { matroskaFrame, matroskaFrameParts, matroskaHeader } from '../container/matroska-writer.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { audioChannels, encoderArgs, type Canvas } from './media-args.ts';
 import type { MixedTick } from './mixer.ts';
@@ -83,7 +83,8 @@ export class ChannelEncoder {
     if (stdin.writableLength > (this.#options.maxQueuedBytes ?? 16 * 1024 * 1024)) {
       this.#stats.picturesDropped += 1;
     } else {
-      stdin.write(matroskaFrame(1, tick.timeMs, true, tick.video));
+      // Headers and picture as two writes: the picture (460 kB at 640x480) is queued, not copied.
+      for (const part of matroskaFrameParts(1, tick.timeMs, true, tick.video)) stdin.write(part);
     }
     stdin.write(
       matroskaFrame(

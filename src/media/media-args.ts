@@ -31,7 +31,8 @@ export interface DecoderArgsInput {
  */
 export function decoderArgs(input: DecoderArgsInput): string[] {
   const args = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-copyts'];
-  args.push('-probesize', '1000000', '-analyzeduration', '0', '-f', 'matroska', '-i', 'pipe:0');
+  // A small probe: Matroska's header names the codecs; the default analysis (5 s) would delay the first picture.
+  args.push('-probesize', '32768', '-analyzeduration', '100000', '-f', 'matroska', '-i', 'pipe:0');
   const start = input.startSeconds.toFixed(6);
   if (input.hasVideo) {
     const { width, height, fps } = input;
@@ -72,7 +73,7 @@ export function encoderArgs(input: EncoderArgsInput): string[] {
   const segment = variants[0]?.durationSeconds ?? 2;
   // No -copyts: the output starts at 0 for every encoder run; the packager adds the run's start time.
   const args = ['-hide_banner', '-nostats', '-loglevel', 'warning'];
-  args.push('-probesize', '32768', '-analyzeduration', '0', '-f', 'matroska', '-i', 'pipe:0');
+  args.push('-probesize', '32768', '-analyzeduration', '100000', '-f', 'matroska', '-i', 'pipe:0');
   const labels = variants.map((_, index) => `v${index}`);
   const split = `[0:v]split=${variants.length}${labels.map((l) => `[s${l}]`).join('')}`;
   const scales = variants.map(

@@ -18,6 +18,8 @@ export interface MixedTick {
   video: Uint8Array;
   /** Interleaved s16 stereo covering exactly this tick. */
   audio: Int16Array;
+  /** No publisher's picture was due: the slate is shown. */
+  slate: boolean;
 }
 
 export interface MixerOptions {
@@ -229,6 +231,6 @@ export class Mixer {
     for (let i = 0; i < mix.length; i++) audio[i] = Math.max(-32768, Math.min(32767, mix[i] ?? 0));
     this.#stats.ticks += 1;
     if (video === undefined) this.#stats.slateTicks += 1;
-    return { timeMs, video: video ?? this.#slate, audio };
+    return { timeMs, video: video ?? this.#slate, audio, slate: video === undefined };
   }
 }

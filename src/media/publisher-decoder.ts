@@ -94,6 +94,11 @@ export class PublisherDecoder {
     return { ...this.#stats };
   }
 
+  /** The running ffmpeg's pid (CPU accounting in benchmarks). */
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe?.();
