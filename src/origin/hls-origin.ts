@@ -131,7 +131,7 @@ export class HlsOrigin {
     }
     switch (resource.type) {
       case 'media':
-        await this.#media(packager, search, res, signal);
+        await this.#media(pipeline, resource.variant, packager, search, res, signal);
         return;
       case 'init': {
         const bytes = packager.init(resource.initId);
@@ -162,6 +162,8 @@ export class HlsOrigin {
   }
 
   async #media(
+    pipeline: ChannelPipeline,
+    index: number,
     packager: VariantPackager,
     search: URLSearchParams,
     res: ServerResponse,
@@ -194,7 +196,7 @@ export class HlsOrigin {
         return;
       }
     }
-    send(res, 200, playlistType, renderMediaFor(packager, query.skip), 'public, max-age=1');
+    send(res, 200, playlistType, renderMediaFor(pipeline, index, query.skip), 'public, max-age=1');
   }
 
   async #segment(

@@ -31,7 +31,30 @@ export function renderMultivariantFor(pipeline: ChannelPipeline): string {
 /** Parts are listed for the segments within this many target durations of the live edge (RFC 8216bis §4.4.4.9). */
 const partWindowTargets = 3;
 
-export function renderMediaFor(packager: VariantPackager, skip: boolean): string {
+/**
+ * Media playlist of variant `index`: LL-HLS with parts near the live edge, a preload hint for the next part,
+ * rendition reports of the other variants (RFC 8216bis §4.4.5.4) and, on request, a delta update.
+ */
+export function renderMediaFor(pipeline: ChannelPipeline, index: number, skip: boolean): string {
+  const packager = pipeline.packagers[index];
+  if (packager === undefined) throw new RangeError(`no variant ${index}`);
+  const renditionReports = pipeline.packagers.flatMap((other, otherIndex) => {
+    const last = other.lastPart;
+    if (otherIndex === index || last === undefined) return [];
+    return [{ uri: `../v${otherIndex}/index.m3u8`, lastMsn: last[0], lastPart: last[1] }];
+  });
+  const startTimeOffset = pipeline.record.spec.hls[index]?.startTimeOffset;
+  return renderVariant(packager, skip, {
+    renditionReports,
+    ...(startTimeOffset === undefined ? {} : { startTimeOffset }),
+  });
+}
+
+function renderVariant(
+  packager: VariantPackager,
+  skip: boolean,
+  extra: { renditionReports: { uri: string; lastMsn: number; lastPart: number }[]; startTimeOffset?: number },
+): string {
   const { segments } = packager;
   const target = packager.targetDurationSeconds;
   const part = packager.options.partTargetSeconds;
@@ -86,6 +109,10 @@ export function renderMediaFor(packager: VariantPackager, skip: boolean): string
     }),
     ...(skippable > 0 ? { skip: { skippedSegments: skippable } } : {}),
     ...(nextPart !== undefined && !packager.ended ? { preloadHint: { uri: nextPart } } : {}),
+    ...(extra.renditionReports.length > 0 && !packager.ended
+      ? { renditionReports: extra.renditionReports }
+      : {}),
+    ...(extra.startTimeOffset === undefined ? {} : { startTimeOffset: extra.startTimeOffset }),
     ended: packager.ended,
   });
 }
