@@ -172,6 +172,7 @@ export class NagareServer {
     const api = new ApiHandler({
       registry,
       sfu,
+      mediaStats: (channelId) => media.pipeline(channelId)?.stats(),
       authenticator: new TokenAuthenticator(tokens),
       log: this.#log.child({ component: 'api' }),
       options: {

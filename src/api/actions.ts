@@ -17,6 +17,8 @@ export interface ActionContext {
   urls: PublicUrls;
   registry: ChannelRegistry;
   sfu: Sfu;
+  /** The channel's media pipeline figures, when it is running. */
+  mediaStats: (channelId: string) => Record<string, unknown> | undefined;
 }
 
 export type Action = (ctx: ActionContext) => unknown;
@@ -34,7 +36,11 @@ function ownLiveChannel(ctx: ActionContext, otherFields: readonly string[]): str
   return channelId;
 }
 
-export function describeChannel(view: ChannelView, urls: PublicUrls): Record<string, unknown> {
+export function describeChannel(
+  view: ChannelView,
+  urls: PublicUrls,
+  media?: Record<string, unknown>,
+): Record<string, unknown> {
   const { record, state } = view;
   return {
     channel_id: record.channelId,
@@ -46,6 +52,7 @@ export function describeChannel(view: ChannelView, urls: PublicUrls): Record<str
     hls: record.spec.hls,
     ...(record.spec.authWebhookUrl === undefined ? {} : { auth_webhook_url: record.spec.authWebhookUrl }),
     ...(record.spec.eventWebhookUrl === undefined ? {} : { event_webhook_url: record.spec.eventWebhookUrl }),
+    ...(media === undefined ? {} : { media }),
   };
 }
 
@@ -69,8 +76,13 @@ export const actions: Readonly<Record<string, Action>> = {
     return { channel_ids: registry.listActive(owner).map((record) => record.channelId) };
   },
 
-  'Nagare_20261124.DescribeChannel': ({ owner, body, urls, registry }) =>
-    describeChannel(registry.get(owner, readChannelId(body)), urls),
+  'Nagare_20261124.DescribeChannel': ({ owner, body, urls, registry, sfu, mediaStats }) => {
+    const view = registry.get(owner, readChannelId(body));
+    const media = mediaStats(view.record.channelId);
+    const described = describeChannel(view, urls, media);
+    described['connections'] = sfu.listConnections(view.record.channelId).length;
+    return described;
+  },
 
   'Sora_20151104.DisconnectChannel': (ctx) => {
     const channelId = ownLiveChannel(ctx, ['reason']);

@@ -27,6 +27,7 @@ export interface ApiOptions {
 export interface ApiDeps {
   registry: ChannelRegistry;
   sfu: Sfu;
+  mediaStats: (channelId: string) => Record<string, unknown> | undefined;
   authenticator: TokenAuthenticator;
   log: Logger;
   options: ApiOptions;
@@ -91,7 +92,7 @@ export class ApiHandler {
   }
 
   async #run(req: IncomingMessage): Promise<unknown> {
-    const { registry, sfu, authenticator, options } = this.#deps;
+    const { registry, sfu, mediaStats, authenticator, options } = this.#deps;
     if (req.method !== 'POST') {
       throw new NagareError(
         'MethodNotAllowed',
@@ -109,6 +110,6 @@ export class ApiHandler {
     }
     const body = parseJson(await readBody(req, options.bodyLimitBytes));
     const urls = publicUrlsFor(options.publicUrl, req, options.fallbackHost);
-    return action({ owner, body, urls, registry, sfu });
+    return action({ owner, body, urls, registry, sfu, mediaStats });
   }
 }

@@ -139,6 +139,24 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     }
   });
 
+  test('DescribeChannel shows the channel live, its connection, and the media pipeline at work', async () => {
+    assert.ok(server);
+    const channelId = server.server.media.pipelineForPlaylist(
+      new URL(playlistUrl).pathname.split('/')[2] ?? '',
+    )?.channelId;
+    assert.ok(channelId !== undefined);
+    const described = await callApi(server.url, 'Nagare_20261124.DescribeChannel', { channel_id: channelId });
+    const record = described.json as {
+      state: string;
+      connections: number;
+      media?: { encoder: { restarts: number }; packagers: { parts: number }[] };
+    };
+    assert.equal(record.state, 'live');
+    assert.equal(record.connections, 1);
+    assert.equal(record.media?.encoder.restarts, 0);
+    assert.ok((record.media.packagers[0]?.parts ?? 0) > 4, JSON.stringify(record.media));
+  });
+
   test('the encoder killed with SIGKILL: playback goes on within a few seconds', async () => {
     assert.ok(server && viewer);
     const channelPipeline = server.server.media.pipelineForPlaylist(
@@ -148,6 +166,9 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     const before = (await state()).currentTime;
     channelPipeline.killEncoder();
     const after = await waitForTime(before + 6, 25_000);
+    const channelId = channelPipeline.channelId;
+    const described = await callApi(server.url, 'Nagare_20261124.DescribeChannel', { channel_id: channelId });
+    assert.equal((described.json as { media: { encoder: { restarts: number } } }).media.encoder.restarts, 1);
     assert.equal(after.fatal, null, after.errors.join('; '));
     assert.ok(
       after.currentTime >= before + 6,

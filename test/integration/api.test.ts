@@ -110,6 +110,7 @@ describe('successful actions', () => {
       ],
       auth_webhook_url: 'https://auth.example.com/hook',
       event_webhook_url: 'http://events.example.com/nagare/events',
+      connections: 0,
     });
   });
 
