@@ -4,20 +4,17 @@
  * stop playback for long.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { e2eSkipReason, launchBrowser, type BrowserHandle } from './harness/chromium.ts';
-import { startPageServer, type PageServer } from './harness/page-server.ts';
-import { openSoraClient, type SoraClientPage } from './harness/sora-page.ts';
-import { callApi, startTestServer, type TestServer } from '../helpers/server.ts';
+import { e2eSkipReason } from './harness/chromium.ts';
+import { useE2eEnvironment } from './harness/e2e-environment.ts';
+import { callApi } from '../helpers/server.ts';
+import { probeStream } from '../helpers/ffmpeg.ts';
 
-const run = promisify(execFile);
 const skip = e2eSkipReason();
 
 interface PlayerState {
@@ -37,39 +34,25 @@ const variants = [
 ];
 
 describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout: 180_000 }, () => {
-  let server: TestServer | undefined;
-  let pages: PageServer | undefined;
-  let browser: BrowserHandle | undefined;
-  let publisher: SoraClientPage | undefined;
+  const env = useE2eEnvironment({ partSeconds: 0.5 });
   let viewer: Page | undefined;
   let playlistUrl = '';
 
   before(async () => {
-    server = await startTestServer({ partSeconds: 0.5 });
-    pages = await startPageServer();
-    browser = await launchBrowser();
-    const created = await callApi(server.url, 'ImageFlux_20180905.CreateChannel', { hls: variants });
+    const created = await callApi(env.server.url, 'ImageFlux_20180905.CreateChannel', { hls: variants });
     assert.equal(created.status, 200, JSON.stringify(created.json));
     const { channel_id: channelId, playlist_url } = created.json as {
       channel_id: string;
       playlist_url: string;
     };
     playlistUrl = playlist_url;
-    publisher = await openSoraClient(browser, pages.url);
-    const result = await publisher.connect({
-      signalingUrl: `ws://127.0.0.1:${server.server.port}/signaling`,
-      channelId,
-      role: 'sendonly',
-    });
+    const publisher = await env.client();
+    const result = await publisher.connect({ signalingUrl: env.signalingUrl(), channelId, role: 'sendonly' });
     assert.ok('connectionId' in result, JSON.stringify(result));
   });
 
   after(async () => {
     await viewer?.close().catch(() => undefined);
-    await publisher?.close().catch(() => undefined);
-    await browser?.close();
-    await pages?.close();
-    await server?.close();
   });
 
   const state = async (): Promise<PlayerState> => {
@@ -88,9 +71,8 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
   };
 
   test('hls.js plays the playlist: currentTime advances 5 s, no fatal error, both variants listed', async () => {
-    assert.ok(browser && pages);
-    viewer = await browser.newPage();
-    await viewer.goto(`${pages.url}/hls-player.html`);
+    viewer = await env.browser.newPage();
+    await viewer.goto(`${env.pages.url}/hls-player.html`);
     await viewer.evaluate(`window.playHls(${JSON.stringify(playlistUrl)}, true)`);
     const started = await waitForTime(0.1, 30_000);
     assert.equal(started.fatal, null, started.errors.join('; '));
@@ -120,19 +102,11 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
         const body = Buffer.from(await (await fetch(new URL(segment, mediaUrl))).arrayBuffer());
         const path = join(dir, `v${index}.mp4`);
         await writeFile(path, Buffer.concat([init, body]));
-        const probe = await run('ffprobe', [
-          '-v',
-          'error',
-          '-select_streams',
-          'v',
-          '-show_entries',
-          'stream=width,height,codec_name',
-          '-of',
-          'csv=p=0',
-          path,
-        ]);
         const expected = variants[index]!.video;
-        assert.equal(probe.stdout.trim().replace(/,$/, ''), `h264,${expected.width},${expected.height}`);
+        assert.equal(
+          await probeStream(path, 'codec_name,width,height', 'v'),
+          `h264,${expected.width},${expected.height}`,
+        );
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -140,7 +114,7 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
   });
 
   test('DescribeChannel shows the channel live, its connection, and the media pipeline at work', async () => {
-    assert.ok(server);
+    const server = env.server;
     const channelId = server.server.media.pipelineForPlaylist(
       new URL(playlistUrl).pathname.split('/')[2] ?? '',
     )?.channelId;
@@ -158,7 +132,8 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
   });
 
   test('the encoder killed with SIGKILL: playback goes on within a few seconds', async () => {
-    assert.ok(server && viewer);
+    const server = env.server;
+    assert.ok(viewer);
     const channelPipeline = server.server.media.pipelineForPlaylist(
       new URL(playlistUrl).pathname.split('/')[2] ?? '',
     );

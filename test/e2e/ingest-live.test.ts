@@ -3,53 +3,34 @@
  * debug recording (--record-ingest-dir) holds files that ffprobe reads and ffmpeg decodes without errors.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import { e2eSkipReason, launchBrowser, type BrowserHandle } from './harness/chromium.ts';
-import { startPageServer, type PageServer } from './harness/page-server.ts';
+import { e2eSkipReason } from './harness/chromium.ts';
+import { useE2eEnvironment } from './harness/e2e-environment.ts';
 import { openSoraClient } from './harness/sora-page.ts';
-import { callApi, makeTempDir, startTestServer, validVariant, type TestServer } from '../helpers/server.ts';
+import { decodeErrors, probeStream } from '../helpers/ffmpeg.ts';
 import type { EncodedFrame } from '../../src/rtp/encoded-frame.ts';
 
-const run = promisify(execFile);
 const skip = e2eSkipReason();
 
 describe('live ingest from a Chromium publisher', { skip, timeout: 120_000 }, () => {
-  let server: TestServer | undefined;
-  let pages: PageServer | undefined;
-  let browser: BrowserHandle | undefined;
-  let recordDir: string | undefined;
-
-  before(async () => {
-    recordDir = await makeTempDir('nagare-record-');
-    server = await startTestServer({ recordIngestDir: recordDir });
-    pages = await startPageServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await pages?.close();
-    await server?.close();
-    if (recordDir !== undefined) await rm(recordDir, { recursive: true, force: true });
-  });
+  const recordDir = mkdtempSync(join(tmpdir(), 'nagare-record-'));
+  const env = useE2eEnvironment({ recordIngestDir: recordDir });
+  after(() => rm(recordDir, { recursive: true, force: true }));
 
   for (const codec of ['H264', 'VP8'] as const) {
     test(`${codec}: frames flow in sync with Sender Reports, and the recording decodes cleanly`, async () => {
-      assert.ok(server && pages && browser && recordDir, 'set-up failed');
-      const created = await callApi(server.url, 'ImageFlux_20180905.CreateChannel', {
-        hls: [validVariant()],
-      });
-      const channelId = (created.json as { channel_id: string }).channel_id;
+      const server = env.server;
+      const channelId = await env.newChannel();
       const frames: EncodedFrame[] = [];
       const off = server.server.ingest.onFeed((feed) => {
         if (feed.channelId === channelId) feed.onFrame((frame) => frames.push(frame));
       });
-      const page = await openSoraClient(browser, pages.url);
+      const page = await openSoraClient(env.browser, env.pages.url);
       try {
         const result = await page.connect({
           signalingUrl: `ws://127.0.0.1:${server.server.port}/signaling`,
@@ -89,34 +70,10 @@ describe('live ingest from a Chromium publisher', { skip, timeout: 120_000 }, ()
       assert.deepEqual(files.map((name) => name.replace(/^.*-/, '')).sort(), ['audio.mkv', 'video.mkv']);
       for (const name of files) {
         const path = join(recordDir, name);
-        const probe = await run('ffprobe', [
-          '-v',
-          'error',
-          '-show_entries',
-          'stream=codec_name',
-          '-of',
-          'csv=p=0',
-          path,
-        ]);
-        assert.equal(
-          probe.stdout.trim().replace(/,$/, ''),
-          name.endsWith('video.mkv') ? codec.toLowerCase() : 'opus',
-        );
-        const decoded = await run('ffmpeg', [
-          '-v',
-          'error',
-          '-xerror',
-          '-i',
-          path,
-          '-fps_mode',
-          'passthrough',
-          '-enc_time_base',
-          '-1',
-          '-f',
-          'null',
-          '-',
-        ]);
-        assert.equal(decoded.stderr.trim(), '', `${name} decodes without errors`);
+        const codecName = await probeStream(path, 'codec_name');
+        assert.equal(codecName, name.endsWith('video.mkv') ? codec.toLowerCase() : 'opus');
+        const errors = await decodeErrors(path);
+        assert.equal(errors, '', `${name} decodes without errors`);
       }
     });
   }

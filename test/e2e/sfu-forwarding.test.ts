@@ -2,51 +2,18 @@
  * The unmodified sora-js-sdk in Chromium against Nagare's signaling and SFU: publish, receive, converse.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { e2eSkipReason, launchBrowser, type BrowserHandle } from './harness/chromium.ts';
-import { startPageServer, type PageServer } from './harness/page-server.ts';
-import { openSoraClient, type SoraClientPage } from './harness/sora-page.ts';
-import { callApi, startTestServer, validVariant, type TestServer } from '../helpers/server.ts';
+import { describe, test } from 'node:test';
+import { e2eSkipReason } from './harness/chromium.ts';
+import { useE2eEnvironment } from './harness/e2e-environment.ts';
+import { callApi } from '../helpers/server.ts';
 
 const skip = e2eSkipReason();
 
 describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000 }, () => {
-  // Each is undefined until `before` got that far; `after` cleans up whatever was started.
-  let server: TestServer | undefined;
-  let pages: PageServer | undefined;
-  let browser: BrowserHandle | undefined;
-  const opened: SoraClientPage[] = [];
-
-  before(async () => {
-    server = await startTestServer();
-    pages = await startPageServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    for (const client of opened) await client.close().catch(() => undefined);
-    await browser?.close();
-    await pages?.close();
-    await server?.close();
-  });
-
-  const started = () => {
-    assert.ok(server !== undefined && pages !== undefined && browser !== undefined, 'suite set-up failed');
-    return { server, pages, browser };
-  };
-  const signalingUrl = () => `ws://127.0.0.1:${started().server.server.port}/signaling`;
-  const newChannel = async (): Promise<string> => {
-    const created = await callApi(started().server.url, 'ImageFlux_20180905.CreateChannel', {
-      hls: [validVariant()],
-    });
-    assert.equal(created.status, 200);
-    return (created.json as { channel_id: string }).channel_id;
-  };
-  const client = async (): Promise<SoraClientPage> => {
-    const page = await openSoraClient(started().browser, started().pages.url);
-    opened.push(page);
-    return page;
-  };
+  const env = useE2eEnvironment();
+  const signalingUrl = () => env.signalingUrl();
+  const newChannel = () => env.newChannel();
+  const client = () => env.client();
 
   for (const codec of ['H264', 'VP8', 'VP9'] as const) {
     test(`sendonly ${codec} reaches a recvonly receiver, which decodes frames of that codec`, async () => {
@@ -166,7 +133,7 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
     assert.match(unknown.error.reason ?? '', /does not exist/);
 
     const channelId = await newChannel();
-    await callApi(started().server.url, 'ImageFlux_20180501.DeleteChannel', { channel_id: channelId });
+    await callApi(env.server.url, 'ImageFlux_20180501.DeleteChannel', { channel_id: channelId });
     const deleted = await page.connect({ signalingUrl: signalingUrl(), channelId, role: 'sendonly' });
     assert.ok('error' in deleted);
     assert.equal(deleted.error.code, 4404);
@@ -195,7 +162,7 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
     const b = await viewer.connect({ signalingUrl: signalingUrl(), channelId, role: 'recvonly' });
     assert.ok('connectionId' in a && 'connectionId' in b);
 
-    const listed = await callApi(started().server.url, 'Sora_20201013.ListChannelConnections', {
+    const listed = await callApi(env.server.url, 'Sora_20201013.ListChannelConnections', {
       channel_id: channelId,
     });
     assert.equal(listed.status, 200);
@@ -208,7 +175,7 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
       ].sort(),
     );
 
-    const pushed = await callApi(started().server.url, 'Sora_20160711.PushChannel', {
+    const pushed = await callApi(env.server.url, 'Sora_20160711.PushChannel', {
       channel_id: channelId,
       data: { n: 1 },
     });
@@ -219,7 +186,7 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
       'push delivered',
     );
 
-    const cut = await callApi(started().server.url, 'Sora_20151104.DisconnectConnection', {
+    const cut = await callApi(env.server.url, 'Sora_20151104.DisconnectConnection', {
       channel_id: channelId,
       connection_id: b.connectionId,
     });
@@ -235,13 +202,13 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
     assert.equal(event.title, 'SHUTDOWN');
     assert.equal(event.code, 1000);
 
-    const missing = await callApi(started().server.url, 'Sora_20151104.DisconnectConnection', {
+    const missing = await callApi(env.server.url, 'Sora_20151104.DisconnectConnection', {
       channel_id: channelId,
       connection_id: b.connectionId,
     });
     assert.equal(missing.status, 404);
 
-    await callApi(started().server.url, 'ImageFlux_20180501.DeleteChannel', { channel_id: channelId });
+    await callApi(env.server.url, 'ImageFlux_20180501.DeleteChannel', { channel_id: channelId });
     const ended = await publisher.waitFor(
       (s) => s.log.some((e) => e.event === 'disconnect'),
       5000,
@@ -277,7 +244,7 @@ describe('SFU forwarding with sora-js-sdk in Chromium', { skip, timeout: 180_000
       'receiver decodes video',
     );
     // Still on the WebSocket: a push (sent only there, as no DataChannel exists) arrives.
-    await callApi(started().server.url, 'Sora_20160711.PushChannel', {
+    await callApi(env.server.url, 'Sora_20160711.PushChannel', {
       channel_id: channelId,
       data: { x: 1 },
     });

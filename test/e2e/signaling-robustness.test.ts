@@ -3,13 +3,13 @@
  * disturb another, and connections leave nothing behind.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { e2eSkipReason, launchBrowser, type BrowserHandle } from './harness/chromium.ts';
-import { startPageServer, type PageServer } from './harness/page-server.ts';
+import { e2eSkipReason } from './harness/chromium.ts';
+import { useE2eEnvironment } from './harness/e2e-environment.ts';
 import { openSoraClient, type SoraClientPage } from './harness/sora-page.ts';
-import { callApi, startTestServer, validVariant, type TestServer } from '../helpers/server.ts';
+import { callApi } from '../helpers/server.ts';
 
 const skip = e2eSkipReason();
 
@@ -21,35 +21,10 @@ function activeResources(): Map<string, number> {
 }
 
 describe('signaling robustness with sora-js-sdk in Chromium', { skip, timeout: 180_000 }, () => {
-  let server: TestServer | undefined;
-  let pages: PageServer | undefined;
-  let browser: BrowserHandle | undefined;
-
-  before(async () => {
-    server = await startTestServer({}, { signaling: { pingIntervalMs: 250, pongTimeoutMs: 1500 } });
-    pages = await startPageServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await pages?.close();
-    await server?.close();
-  });
-
-  const started = () => {
-    assert.ok(server !== undefined && pages !== undefined && browser !== undefined, 'suite set-up failed');
-    return { server, pages, browser };
-  };
-  const signalingUrl = () => `ws://127.0.0.1:${started().server.server.port}/signaling`;
-  const newChannel = async (): Promise<string> => {
-    const created = await callApi(started().server.url, 'ImageFlux_20180905.CreateChannel', {
-      hls: [validVariant()],
-    });
-    assert.equal(created.status, 200);
-    return (created.json as { channel_id: string }).channel_id;
-  };
-  const client = (): Promise<SoraClientPage> => openSoraClient(started().browser, started().pages.url);
+  const env = useE2eEnvironment({}, { signaling: { pingIntervalMs: 250, pongTimeoutMs: 1500 } });
+  const signalingUrl = () => env.signalingUrl();
+  const newChannel = () => env.newChannel();
+  const client = (): Promise<SoraClientPage> => openSoraClient(env.browser, env.pages.url);
 
   test('a client that stops answering pings is dropped (PONG-TIMEOUT-ERROR)', async () => {
     const channelId = await newChannel();
@@ -72,7 +47,7 @@ describe('signaling robustness with sora-js-sdk in Chromium', { skip, timeout: 1
       assert.ok(event?.event === 'disconnect');
       assert.equal(event.code, 4408);
       assert.equal(event.reason, 'PONG-TIMEOUT-ERROR');
-      const listed = await callApi(started().server.url, 'Sora_20201013.ListChannelConnections', {
+      const listed = await callApi(env.server.url, 'Sora_20201013.ListChannelConnections', {
         channel_id: channelId,
       });
       assert.deepEqual(listed.json, []);
@@ -135,7 +110,7 @@ describe('signaling robustness with sora-js-sdk in Chromium', { skip, timeout: 1
         afterAttack > before + 30,
         `frames decoded went from ${before} to ${afterAttack} during the attack`,
       );
-      const counters = started().server.server.signaling.counters;
+      const counters = env.server.server.signaling.counters;
       assert.ok(counters.badMessages > 0 && counters.floods > 0, JSON.stringify(counters));
     } finally {
       for (const ws of sockets) ws.terminate();
@@ -167,8 +142,8 @@ describe('signaling robustness with sora-js-sdk in Chromium', { skip, timeout: 1
       }
       const grown = [...now].filter(([kind, count]) => count > (baseline.get(kind) ?? 0));
       assert.deepEqual(grown, [], `baseline ${JSON.stringify([...baseline])}`);
-      assert.equal(started().server.server.sfu.connectionCount(), 0);
-      assert.equal(started().server.server.signaling.activeSessions, 0);
+      assert.equal(env.server.server.sfu.connectionCount(), 0);
+      assert.equal(env.server.server.signaling.activeSessions, 0);
     } finally {
       await page.close();
     }

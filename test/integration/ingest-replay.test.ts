@@ -4,20 +4,18 @@
  * also when the network reorders, duplicates and loses packets.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { matroskaFrame, matroskaHeader } from '../../src/container/matroska-writer.ts';
 import type { EncodedFrame } from '../../src/rtp/encoded-frame.ts';
 import { PublisherIngest } from '../../src/rtp/publisher-ingest.ts';
 import { parseSenderReports } from '../../src/rtp/rtcp.ts';
 import { parseRtpPacket } from '../../src/rtp/rtp-packet.ts';
+import { decodeErrors, run } from '../helpers/ffmpeg.ts';
 import { readCapture, type CapturedPacket } from '../helpers/rtp-capture.ts';
 
-const run = promisify(execFile);
 const fixtures = ['h264-opus', 'vp8-opus', 'vp9-opus'];
 
 function replay(
@@ -58,21 +56,7 @@ async function decode(
   }
   const path = join(dir, `${name}.mkv`);
   await writeFile(path, Buffer.concat(parts));
-  // Decode every frame at its own time (no frame-rate conversion, the input's 1 ms time base): any error is ours.
-  const { stderr } = await run('ffmpeg', [
-    '-v',
-    'error',
-    '-xerror',
-    '-i',
-    path,
-    '-fps_mode',
-    'passthrough',
-    '-enc_time_base',
-    '-1',
-    '-f',
-    'null',
-    '-',
-  ]);
+  const errors = await decodeErrors(path);
   const probe = await run('ffprobe', [
     '-v',
     'error',
@@ -85,7 +69,7 @@ async function decode(
     'csv=p=0',
     path,
   ]);
-  return { errors: stderr.trim(), decoded: Number.parseInt(probe.stdout.trim(), 10) };
+  return { errors, decoded: Number.parseInt(probe.stdout.trim(), 10) };
 }
 
 /**
