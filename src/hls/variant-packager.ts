@@ -114,6 +114,18 @@ export class VariantPackager {
     return [last.msn, last.parts.length - 1];
   }
 
+  /**
+   * Where the next part will be: [msn, part index]. A segment that has reached its length ends at the next
+   * keyframe, which the encoder forces there, so the next part then opens a new segment.
+   */
+  get nextPart(): readonly [number, number] | undefined {
+    const last = this.#segments.at(-1);
+    if (last === undefined) return undefined;
+    if (last.complete || last.durationSeconds >= this.#options.segmentSeconds - 0.001)
+      return [last.msn + 1, 0];
+    return [last.msn, last.parts.length];
+  }
+
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

@@ -90,8 +90,8 @@ export class HlsOrigin {
       return true;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD, OPTIONS', 'Content-Length': 0 });
-      res.end();
+      res.setHeader('Allow', 'GET, HEAD, OPTIONS');
+      sendError(res, 405, 'MethodNotAllowed', `${req.method ?? 'this method'} is not allowed here; use GET`);
       return true;
     }
     const resource = parseHlsPath(path);
@@ -230,14 +230,18 @@ export class HlsOrigin {
     res: ServerResponse,
     signal: AbortSignal,
   ): Promise<void> {
+    const next = packager.nextPart;
     const last = packager.lastPart;
+    // The hinted part, or the one that would follow in the same segment: wait for it (or for the stream to move
+    // past where it would be, when the encoder cut the segment elsewhere).
     const isNext =
-      last !== undefined &&
-      ((msn === last[0] && part === last[1] + 1) || (msn === last[0] + 1 && part === 0));
+      next !== undefined &&
+      ((msn === next[0] && part === next[1]) ||
+        (last !== undefined && msn === last[0] && part === last[1] + 1));
     if (isNext) {
       const result = await waitFor(
         packager,
-        () => findPart(packager, msn, part) !== undefined,
+        () => findPart(packager, msn, part) !== undefined || (packager.lastPart?.[0] ?? -1) > msn,
         3 * packager.targetDurationSeconds * 1000,
         signal,
       );

@@ -72,13 +72,8 @@ function renderVariant(
     }
   }
   let fromEdge = liveEdge;
-  const last = segments.at(-1);
-  const nextPart =
-    last === undefined
-      ? undefined
-      : last.complete
-        ? `${last.msn + 1}.0.m4s`
-        : `${last.msn}.${last.parts.length}.m4s`;
+  const next = packager.nextPart;
+  const nextPart = next === undefined ? undefined : `${next[0]}.${next[1]}.m4s`;
   return renderMediaPlaylist({
     targetDurationSeconds: target,
     partTargetSeconds: part,

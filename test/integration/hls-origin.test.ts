@@ -166,24 +166,18 @@ describe('media playlist', () => {
     }
   });
 
-  test(
-    'the preload hint names the URI the next part is then published under',
-    {
-      todo: 'bug: once the open segment holds 2.0 s (4 parts) the hint is <msn>.4.m4s, but the next part is <msn+1>.0.m4s',
-    },
-    async () => {
-      const origin = await serve(20);
+  test('the preload hint names the URI the next part is then published under', async () => {
+    const origin = await serve(20);
+    origin.add();
+    const misses: string[] = [];
+    while (origin.added < 16) {
+      const hint = hintOf(await playlist(origin));
       origin.add();
-      const misses: string[] = [];
-      while (origin.added < 16) {
-        const hint = hintOf(await playlist(origin));
-        origin.add();
-        const published = newestPart(await playlist(origin));
-        if (hint !== published) misses.push(`hint ${hint}, then published ${published}`);
-      }
-      assert.deepEqual(misses, []);
-    },
-  );
+      const published = newestPart(await playlist(origin));
+      if (hint !== published) misses.push(`hint ${hint}, then published ${published}`);
+    }
+    assert.deepEqual(misses, []);
+  });
 });
 
 describe('blocking playlist reload', () => {
