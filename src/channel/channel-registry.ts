@@ -63,11 +63,6 @@ export class ChannelRegistry {
     return record === undefined ? undefined : { record, state: this.stateOf(record) };
   }
 
-  findByPlaylistId(playlistId: string): ChannelView | undefined {
-    const record = this.#store.getByPlaylistId(playlistId);
-    return record === undefined ? undefined : { record, state: this.stateOf(record) };
-  }
-
   /** Channels of this owner that are not deleted, oldest first. */
   listActive(owner: string): ChannelRecord[] {
     return this.#store.listByOwner(owner).filter((record) => record.deletedAt === undefined);

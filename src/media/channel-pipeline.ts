@@ -141,10 +141,6 @@ export class ChannelPipeline {
     });
   }
 
-  get publishers(): number {
-    return this.#decoders.size;
-  }
-
   stats(): Record<string, unknown> {
     return {
       mixer: this.#mixer.stats(),

@@ -149,15 +149,6 @@ export class Mixer {
     this.#sources.delete(id);
   }
 
-  get sourceCount(): number {
-    return this.#sources.size;
-  }
-
-  /** The channel time of the next tick, ms. */
-  get nextTickMs(): number {
-    return this.#tickTimeMs(this.#next ?? this.#firstTick());
-  }
-
   start(): void {
     this.#next ??= this.#firstTick();
     this.#schedule();

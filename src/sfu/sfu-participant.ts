@@ -199,11 +199,6 @@ export class SfuParticipant {
     };
   }
 
-  /** Stream ids (publisher connection ids) this connection currently receives. */
-  downstreamPublishers(): string[] {
-    return [...new Set([...this.#downstream.values()].map((d) => d.published.publisherId))];
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -35,9 +35,7 @@ interface Statements {
   insert: StatementSync;
   markDeleted: StatementSync;
   byId: StatementSync;
-  byPlaylistId: StatementSync;
   byOwner: StatementSync;
-  all: StatementSync;
 }
 
 function toRecord(row: ChannelRow): ChannelRecord {
@@ -97,9 +95,7 @@ export class ChannelStore {
         'UPDATE channels SET deleted_at = ? WHERE channel_id = ? AND deleted_at IS NULL',
       ),
       byId: db.prepare('SELECT * FROM channels WHERE channel_id = ?'),
-      byPlaylistId: db.prepare('SELECT * FROM channels WHERE playlist_id = ?'),
       byOwner: db.prepare('SELECT * FROM channels WHERE owner = ? ORDER BY created_at, rowid'),
-      all: db.prepare('SELECT * FROM channels ORDER BY created_at, rowid'),
     };
   }
 
@@ -128,17 +124,8 @@ export class ChannelStore {
     return row === undefined ? undefined : toRecord(row);
   }
 
-  getByPlaylistId(playlistId: string): ChannelRecord | undefined {
-    const row = this.#prepared().byPlaylistId.get(playlistId) as ChannelRow | undefined;
-    return row === undefined ? undefined : toRecord(row);
-  }
-
   listByOwner(owner: string): ChannelRecord[] {
     return (this.#prepared().byOwner.all(owner) as unknown as ChannelRow[]).map(toRecord);
-  }
-
-  listAll(): ChannelRecord[] {
-    return (this.#prepared().all.all() as unknown as ChannelRow[]).map(toRecord);
   }
 
   close(): void {
