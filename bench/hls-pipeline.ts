@@ -211,6 +211,8 @@ await new Promise((resolve) => setTimeout(resolve, 5000));
 const mark = () => ({
   self: process.cpuUsage(),
   children: cpuMsOf(encoder.pid) + cpuMsOf(decoder.pid),
+  encoder: cpuMsOf(encoder.pid),
+  decoder: cpuMsOf(decoder.pid),
   bare: cpuMsOf(bare.pid),
   at: monotonicMs(),
 });
@@ -246,6 +248,8 @@ console.log(
         windowSeconds: Math.round(wallMs / 1000),
         nagareCoresUsed: Number((ourMs / wallMs).toFixed(3)),
         nodeProcessCoresUsed: Number((selfMs / wallMs).toFixed(3)),
+        decoderCoresUsed: Number(((m1.decoder - m0.decoder) / wallMs).toFixed(3)),
+        encoderCoresUsed: Number(((m1.encoder - m0.encoder) / wallMs).toFixed(3)),
         bareFfmpegCoresUsed: Number((bareMs / wallMs).toFixed(3)),
         ratio: Number((ourMs / bareMs).toFixed(2)),
       },
