@@ -7,10 +7,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, afterEach, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Fmp4Splitter, type FragmentInfo, type InitInfo } from '../../src/hls/format/fmp4-reader.ts';
@@ -261,4 +263,55 @@ export async function startWaiting(
   await sleep(50);
   assert.equal(answered, false, `${path} was answered at once`);
   return { answer, isAnswered: () => answered };
+}
+
+export interface OriginSuite {
+  /** A temporary directory of the suite, removed after it. */
+  readonly dir: string;
+  /** The suite's ffmpeg stream (made once, in `before`). */
+  readonly stream: Stream;
+  /** A new origin over the stream, closed after the suite; its crashes fail the test that started it. */
+  serve(windowSegments?: number): Promise<Origin>;
+}
+
+/** Registers the set-up and clean-up every origin test file needs. Call at the top level of a test file. */
+export function useOriginSuite(seconds: number): OriginSuite {
+  let dir = '';
+  let stream: Stream | undefined;
+  const origins: Origin[] = [];
+  /** Origins started by the current test: each test answers for its own crashes only. */
+  let started: Origin[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nagare-hls-origin-'));
+    stream = await makeStream(dir, seconds);
+  });
+
+  after(async () => {
+    await Promise.all(origins.map((origin) => origin.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  afterEach(() => {
+    for (const origin of started) {
+      assert.deepEqual(origin.crashes.map(String), [], 'HlsOrigin.handle threw');
+    }
+    started = [];
+  });
+
+  return {
+    get dir() {
+      return dir;
+    },
+    get stream() {
+      assert.ok(stream !== undefined, 'the stream was not made (suite set-up failed)');
+      return stream;
+    },
+    async serve(windowSegments = 4) {
+      const origin = await startOrigin(this.stream, windowSegments);
+      origins.push(origin);
+      started.push(origin);
+      return origin;
+    },
+  };
 }

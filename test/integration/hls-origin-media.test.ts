@@ -4,58 +4,27 @@
  * (ffmpeg CMAF, split by Fmp4Splitter, packaged by VariantPackager); the test adds its fragments when it chooses.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeErrors, run } from '../helpers/ffmpeg.ts';
 import {
   errorOf,
-  makeStream,
   request,
   runId,
-  startOrigin,
   startWaiting,
   type Answer,
   type Origin,
-  type Stream,
+  useOriginSuite,
 } from '../helpers/hls-origin-harness.ts';
 
 const immutable = 'public, max-age=31536000, immutable';
 
-let dir = '';
-let stream: Stream;
-const origins: Origin[] = [];
+const suite = useOriginSuite(12);
+const serve = (windowSegments?: number): Promise<Origin> => suite.serve(windowSegments);
 
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'nagare-hls-origin-media-'));
-  stream = await makeStream(dir, 12);
-});
-
-after(async () => {
-  await Promise.all(origins.map((origin) => origin.close()));
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** Origins started by the current test: each test answers for its own crashes only. */
-let started: Origin[] = [];
-
-afterEach(() => {
-  for (const origin of started) {
-    assert.deepEqual(origin.crashes.map(String), [], 'HlsOrigin.handle threw');
-  }
-  started = [];
-});
-
-async function serve(windowSegments = 4): Promise<Origin> {
-  const origin = await startOrigin(stream, windowSegments);
-  origins.push(origin);
-  started.push(origin);
-  return origin;
-}
-
-const fragment = (index: number): Uint8Array => stream.fragments[index]!.bytes;
+const fragment = (index: number): Uint8Array => suite.stream.fragments[index]!.bytes;
 
 function assertMedia(answer: Answer, bytes: Uint8Array): void {
   assert.equal(answer.status, 200, answer.text.slice(0, 200));
@@ -75,7 +44,7 @@ describe('media', () => {
   test('the init segment answers the exact init bytes, immutable', async () => {
     const origin = await serve();
     origin.add();
-    assertMedia(await request(origin.port, `${origin.media}init1.mp4`), stream.init.bytes);
+    assertMedia(await request(origin.port, `${origin.media}init1.mp4`), suite.stream.init.bytes);
   });
 
   test('a segment answers its parts concatenated, and ffprobe decodes init + segment as 2.0 s of video', async () => {
@@ -85,8 +54,8 @@ describe('media', () => {
     const answer = await request(origin.port, `${origin.media}1.m4s`);
     assertMedia(answer, expected);
 
-    const path = join(dir, 'init-and-segment-1.mp4');
-    await writeFile(path, Buffer.concat([stream.init.bytes, answer.body]));
+    const path = join(suite.dir, 'init-and-segment-1.mp4');
+    await writeFile(path, Buffer.concat([suite.stream.init.bytes, answer.body]));
     const probed = await run('ffprobe', [
       ...['-v', 'error', '-count_frames', '-select_streams', 'v:0'],
       ...['-show_entries', 'stream=codec_name,width,height,nb_read_frames,r_frame_rate', '-of', 'json', path],

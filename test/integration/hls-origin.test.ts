@@ -4,53 +4,20 @@
  * split by Fmp4Splitter, packaged by VariantPackager); the test adds its fragments one by one when it chooses.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { parse, setOptions, types } from 'hls-parser';
 import {
   errorOf,
-  makeStream,
   request,
-  startOrigin,
   startWaiting,
   until,
   type Origin,
-  type Stream,
+  useOriginSuite,
 } from '../helpers/hls-origin-harness.ts';
 
-let dir = '';
-let stream: Stream;
-const origins: Origin[] = [];
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'nagare-hls-origin-'));
-  // 20 s: ten 2 s segments, enough for a delta update to skip some (CAN-SKIP-UNTIL is 12 s).
-  stream = await makeStream(dir, 20);
-});
-
-after(async () => {
-  await Promise.all(origins.map((origin) => origin.close()));
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** Origins started by the current test: each test answers for its own crashes only. */
-let started: Origin[] = [];
-
-afterEach(() => {
-  for (const origin of started) {
-    assert.deepEqual(origin.crashes.map(String), [], 'HlsOrigin.handle threw');
-  }
-  started = [];
-});
-
-async function serve(windowSegments = 4): Promise<Origin> {
-  const origin = await startOrigin(stream, windowSegments);
-  origins.push(origin);
-  started.push(origin);
-  return origin;
-}
+// 20 s: ten 2 s segments, enough for a delta update to skip some (CAN-SKIP-UNTIL is 12 s).
+const suite = useOriginSuite(20);
+const serve = (windowSegments?: number): Promise<Origin> => suite.serve(windowSegments);
 
 function parseStrict(text: string): types.MasterPlaylist | types.MediaPlaylist {
   setOptions({ strictMode: true, silent: true });
@@ -99,7 +66,7 @@ describe('multivariant playlist', () => {
     assert.ok(variant.bandwidth >= 564_000, `BANDWIDTH ${variant.bandwidth} below the average`);
     assert.deepEqual(variant.resolution, { width: 320, height: 240 });
     assert.equal(variant.frameRate, 30);
-    assert.equal(variant.codecs, stream.codecs);
+    assert.equal(variant.codecs, suite.stream.codecs);
   });
 });
 
