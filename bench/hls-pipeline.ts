@@ -206,6 +206,10 @@ const bare = spawn(
   { stdio: 'ignore' },
 );
 
+// Resident memory once a minute (the pipeline's own growth, not the input frames loaded up front).
+const rssSamplesMb: number[] = [];
+const sampler = setInterval(() => rssSamplesMb.push(Math.round(process.memoryUsage().rss / 1e6)), 60_000);
+
 // Measure CPU over a steady window: from 5 s in to the end.
 await new Promise((resolve) => setTimeout(resolve, 5000));
 const mark = () => ({
@@ -225,6 +229,7 @@ const bareMs = m1.bare - m0.bare;
 const wallMs = m1.at - m0.at;
 const rssEnd = process.memoryUsage().rss;
 
+clearInterval(sampler);
 source.stop();
 await decoder.close();
 mixer.close();
@@ -253,7 +258,8 @@ console.log(
         bareFfmpegCoresUsed: Number((bareMs / wallMs).toFixed(3)),
         ratio: Number((ourMs / bareMs).toFixed(2)),
       },
-      rssMb: { start: Math.round(rssStart / 1e6), end: Math.round(rssEnd / 1e6) },
+      rssMb: { start: Math.round(rssStart / 1e6), end: Math.round(rssEnd / 1e6), perMinute: rssSamplesMb },
+      packager: packager.stats(),
       decoder: decoder.stats(),
       mixer: mixer.stats(),
       encoder: encoder.stats(),
