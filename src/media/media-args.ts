@@ -16,7 +16,10 @@ export const audioChannels = 2;
 export interface DecoderArgsInput {
   hasVideo: boolean;
   hasAudio: boolean;
-  /** The first output frame (and audio sample) is at this channel time; it lies on the canvas frame grid. */
+  /**
+   * The first output frame (and audio sample) is at this channel time: the first video frame's time (as written,
+   * in whole ms) rounded down to the canvas frame grid.
+   */
   startSeconds: number;
   /** Output size: the picture is scaled to fit, aspect kept, and letterboxed. */
   width: number;
@@ -33,11 +36,12 @@ export function decoderArgs(input: DecoderArgsInput): string[] {
   const args = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-copyts'];
   // A small probe: Matroska's header names the codecs; the default analysis (5 s) would delay the first picture.
   args.push('-probesize', '32768', '-analyzeduration', '100000', '-f', 'matroska', '-i', 'pipe:0');
-  const start = input.startSeconds.toFixed(6);
   if (input.hasVideo) {
     const { width, height, fps } = input;
     const filters = [
-      `fps=fps=${fps}:start_time=${start}:round=near`,
+      // No start_time: with -copyts it made the filter's cost grow with the stream's age (0.76 cores after 30 min).
+      // Rounding down puts output frame i at floor(first × fps)/fps + i/fps, which is `startSeconds`.
+      `fps=fps=${fps}:round=down`,
       `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear`,
       `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black`,
       'format=yuv420p',

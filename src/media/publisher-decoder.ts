@@ -119,8 +119,8 @@ export class PublisherDecoder {
   #spawn(first: EncodedFrame): void {
     const { canvas, ffmpegPath, feed, log } = this.#options;
     const firstMs = ((first.ptsTicks ?? 0) * 1000) / first.timescale;
-    // The first output frame is the first point of the canvas frame grid at or after this keyframe.
-    const startSeconds = Math.ceil((firstMs / 1000) * canvas.fps - 1e-6) / canvas.fps;
+    // ffmpeg's fps filter (round=down) starts on the grid point at or before the first frame, as written in ms.
+    const startSeconds = Math.floor((Math.round(firstMs) / 1000) * canvas.fps + 1e-9) / canvas.fps;
     const hasAudio = feed.hasTrack('audio');
     const process = new FfmpegProcess({
       path: ffmpegPath,
