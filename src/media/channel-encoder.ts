@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { HlsVariant } from '../channel/channel-spec.ts';
 import { matroskaFrame, matroskaFrameParts, matroskaHeader } from '../container/matroska-writer.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
+import { RestartBackoff } from './restart-backoff.ts';
 import { audioChannels, encoderArgs, type Canvas } from './media-args.ts';
 import type { MixedTick } from './mixer.ts';
 
@@ -41,8 +42,6 @@ export interface EncoderStats {
   lastExit: string | undefined;
 }
 
-const restartDelaysMs = [200, 500, 1000, 2000];
-
 export class ChannelEncoder {
   readonly #options: ChannelEncoderOptions;
   readonly #stats: EncoderStats = {
@@ -55,7 +54,7 @@ export class ChannelEncoder {
   #process: FfmpegProcess | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  #failures = 0;
+  readonly #backoff = new RestartBackoff([200, 500, 1000, 2000]);
   #startedAtTick = 0;
 
   constructor(options: ChannelEncoderOptions) {
@@ -94,7 +93,7 @@ export class ChannelEncoder {
         new Uint8Array(tick.audio.buffer, tick.audio.byteOffset, tick.audio.byteLength),
       ),
     );
-    if (this.#stats.ticksIn - this.#startedAtTick === this.#options.canvas.fps * 10) this.#failures = 0;
+    if (this.#stats.ticksIn - this.#startedAtTick === this.#options.canvas.fps * 10) this.#backoff.reset();
   }
 
   /** Kills the running ffmpeg (supervision tests; a stuck encoder). */
@@ -145,8 +144,7 @@ export class ChannelEncoder {
     if (this.#closed || exit.requested) return;
     this.#stats.lastExit = `${exit.signal ?? exit.code ?? ''} ${exit.reason}`.trim();
     this.#stats.restarts += 1;
-    this.#failures += 1;
-    const delay = restartDelaysMs[Math.min(this.#failures - 1, restartDelaysMs.length - 1)] ?? 2000;
+    const delay = this.#backoff.nextDelayMs();
     this.#options.log.warn({ exit, restartInMs: delay }, 'encoder exited; restarting');
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;

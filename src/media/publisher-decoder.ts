@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { matroskaFrame, matroskaHeader, type MatroskaTrack } from '../container/matroska-writer.ts';
 import type { EncodedFrame } from '../rtp/encoded-frame.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
+import { RestartBackoff } from './restart-backoff.ts';
 import { audioChannels, decoderArgs, sampleRate, type Canvas } from './media-args.ts';
 import { FixedFrameReader } from './raw-frames.ts';
 
@@ -57,8 +58,6 @@ export interface DecoderStats {
   lastExit: string | undefined;
 }
 
-const restartDelaysMs = [250, 500, 1000, 2000];
-
 export class PublisherDecoder {
   readonly #options: PublisherDecoderOptions;
   readonly #stats: DecoderStats = {
@@ -75,7 +74,7 @@ export class PublisherDecoder {
   #lastVideoMs = Number.NEGATIVE_INFINITY;
   #lastAudioMs = Number.NEGATIVE_INFINITY;
   #closed = false;
-  #failures = 0;
+  readonly #backoff = new RestartBackoff([250, 500, 1000, 2000]);
   #restartTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
 
@@ -175,7 +174,7 @@ export class PublisherDecoder {
     let index = 0;
     process.stream(1)?.on('data', (chunk: Buffer) => {
       for (const data of reader.push(chunk)) {
-        if (index === 0) this.#failures = 0;
+        if (index === 0) this.#backoff.reset();
         this.#stats.videoOut += 1;
         sink.video({ timeMs: (startSeconds + index / canvas.fps) * 1000, data });
         index += 1;
@@ -206,9 +205,8 @@ export class PublisherDecoder {
     this.#process = undefined;
     if (this.#closed || exit.requested) return;
     this.#stats.lastExit = `${exit.signal ?? exit.code ?? ''} ${exit.reason}`.trim();
-    this.#failures += 1;
     this.#stats.restarts += 1;
-    const delay = restartDelaysMs[Math.min(this.#failures - 1, restartDelaysMs.length - 1)] ?? 2000;
+    const delay = this.#backoff.nextDelayMs();
     this.#options.log.warn({ exit, restartInMs: delay }, 'decoder exited; restarting');
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
