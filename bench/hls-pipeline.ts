@@ -137,6 +137,7 @@ const encoder = new ChannelEncoder({
 });
 const mixer = new Mixer({
   canvas,
+  composition: { kind: 'single' },
   epochMs,
   latencyMs: 250,
   staleMs: 1000,
@@ -149,7 +150,7 @@ const decoder = new PublisherDecoder({
   feed: source,
   ffmpegPath: 'ffmpeg',
   canvas,
-  sink: mixer.addSource('p'),
+  sink: mixer.addSource({ connectionId: 'p' }),
   log,
 });
 decoder.start();

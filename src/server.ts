@@ -155,7 +155,7 @@ export class NagareServer {
     );
     this.#media = media;
     media.start();
-    const origin = new HlsOrigin({ pipelineFor: (playlistId) => media.pipelineForPlaylist(playlistId) });
+    const origin = new HlsOrigin({ streamFor: (playlistId) => media.outputForPlaylist(playlistId) });
     registry.onDeleted((record) => {
       sfu.disconnectChannel(record.channelId, closeCodes.normal, 'CHANNEL-DELETED');
       void media
@@ -172,7 +172,7 @@ export class NagareServer {
     const api = new ApiHandler({
       registry,
       sfu,
-      mediaStats: (channelId) => media.pipeline(channelId)?.stats(),
+      media,
       authenticator: new TokenAuthenticator(tokens),
       log: this.#log.child({ component: 'api' }),
       options: {

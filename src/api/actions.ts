@@ -2,7 +2,16 @@
  * The API actions, keyed by their `X-Sora-Target` name. Each reads its body with the schema readers
  * and answers a JSON-serialisable object; errors are thrown as NagareError.
  */
-import { parseCreateChannel } from '../channel/channel-spec.ts';
+import {
+  defaultLayout,
+  hasComposite,
+  parseCreateChannel,
+  parseCreateMultistreamChannel,
+  parseCreateMultistreamChannelWithHls,
+  parseLayout,
+  type ChannelSpec,
+  type Layout,
+} from '../channel/channel-spec.ts';
 import type { ChannelRegistry, ChannelView } from '../channel/channel-registry.ts';
 import { playlistUrl, soraUrl, type PublicUrls } from '../http/public-urls.ts';
 import { notFound, invalidParameter } from '../errors.ts';
@@ -17,8 +26,16 @@ export interface ActionContext {
   urls: PublicUrls;
   registry: ChannelRegistry;
   sfu: Sfu;
-  /** The channel's media pipeline figures, when it is running. */
-  mediaStats: (channelId: string) => Record<string, unknown> | undefined;
+  media: ChannelMedia;
+}
+
+/** What the actions ask of the running media (MediaManager). */
+export interface ChannelMedia {
+  /** The channel's media figures, when it is running. */
+  pipeline(channelId: string): { stats(): Record<string, unknown> } | undefined;
+  setLayout(channelId: string, layout: Layout): void;
+  /** Publishers' own playlists that can be played now. */
+  publisherPlaylists(channelId: string): { connectionId: string; playlistId: string }[];
 }
 
 export type Action = (ctx: ActionContext) => unknown;
@@ -36,20 +53,31 @@ function ownLiveChannel(ctx: ActionContext, otherFields: readonly string[]): str
   return channelId;
 }
 
+/** The kind of channel, as DescribeChannel names it. */
+function channelType(spec: ChannelSpec): string {
+  if (spec.perPublisher === true) return 'multistream_hls';
+  return hasComposite(spec) ? 'composite' : 'multistream';
+}
+
 export function describeChannel(
   view: ChannelView,
   urls: PublicUrls,
   media?: Record<string, unknown>,
 ): Record<string, unknown> {
   const { record, state } = view;
+  const { spec } = record;
   return {
     channel_id: record.channelId,
+    type: channelType(spec),
     state,
     created_at: record.createdAt,
     ...(record.deletedAt === undefined ? {} : { deleted_at: record.deletedAt }),
     sora_url: soraUrl(urls),
-    playlist_url: playlistUrl(urls, record.playlistId),
-    hls: record.spec.hls,
+    ...(hasComposite(spec)
+      ? { playlist_url: playlistUrl(urls, record.playlistId), layout: spec.layout ?? defaultLayout }
+      : {}),
+    hls: spec.hls,
+    ...(spec.environment === undefined ? {} : { environment: spec.environment }),
     ...(record.spec.authWebhookUrl === undefined ? {} : { auth_webhook_url: record.spec.authWebhookUrl }),
     ...(record.spec.eventWebhookUrl === undefined ? {} : { event_webhook_url: record.spec.eventWebhookUrl }),
     ...(media === undefined ? {} : { media }),
@@ -58,12 +86,51 @@ export function describeChannel(
 
 export const actions: Readonly<Record<string, Action>> = {
   'ImageFlux_20180905.CreateChannel': ({ owner, body, urls, registry }) => {
-    const record = registry.create(owner, parseCreateChannel(body));
+    const record = registry.create(owner, { ...parseCreateChannel(body), publicBaseUrl: urls.http });
     return {
       channel_id: record.channelId,
       sora_url: soraUrl(urls),
       playlist_url: playlistUrl(urls, record.playlistId),
     };
+  },
+
+  'ImageFlux_20200316.CreateMultistreamChannel': ({ owner, body, urls, registry }) => {
+    const record = registry.create(owner, {
+      ...parseCreateMultistreamChannel(body),
+      publicBaseUrl: urls.http,
+    });
+    return { channel_id: record.channelId, sora_url: soraUrl(urls) };
+  },
+
+  'ImageFlux_20200316.CreateMultistreamChannelWithHLS': ({ owner, body, urls, registry }) => {
+    const spec = parseCreateMultistreamChannelWithHls(body);
+    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.http });
+    return {
+      channel_id: record.channelId,
+      sora_url: soraUrl(urls),
+      // Nagare's extension: with a `layout`, the composite of every publisher too.
+      ...(hasComposite(spec) ? { playlist_url: playlistUrl(urls, record.playlistId) } : {}),
+    };
+  },
+
+  'ImageFlux_20200207.ListPlaylistURLs': ({ owner, body, urls, registry, media }) => {
+    const { record } = registry.get(owner, readChannelId(body));
+    return {
+      channel_id: record.channelId,
+      hls: media.publisherPlaylists(record.channelId).map(({ connectionId, playlistId }) => ({
+        connection_id: connectionId,
+        playlist_url: playlistUrl(urls, playlistId),
+      })),
+    };
+  },
+
+  'Nagare_20261124.UpdateLayout': ({ owner, body, registry, media }) => {
+    const fields = readObject(body, '', ['channel_id', 'layout']);
+    const channelId = readString(readRequired(fields, '', 'channel_id'), 'channel_id', 255);
+    const layout = parseLayout(readRequired(fields, '', 'layout'));
+    registry.updateLayout(owner, channelId, layout);
+    media.setLayout(channelId, layout);
+    return { channel_id: channelId, layout };
   },
 
   'ImageFlux_20180501.DeleteChannel': ({ owner, body, registry }) => {
@@ -76,10 +143,9 @@ export const actions: Readonly<Record<string, Action>> = {
     return { channel_ids: registry.listActive(owner).map((record) => record.channelId) };
   },
 
-  'Nagare_20261124.DescribeChannel': ({ owner, body, urls, registry, sfu, mediaStats }) => {
+  'Nagare_20261124.DescribeChannel': ({ owner, body, urls, registry, sfu, media }) => {
     const view = registry.get(owner, readChannelId(body));
-    const media = mediaStats(view.record.channelId);
-    const described = describeChannel(view, urls, media);
+    const described = describeChannel(view, urls, media.pipeline(view.record.channelId)?.stats());
     described['connections'] = sfu.listConnections(view.record.channelId).length;
     return described;
   },

@@ -12,7 +12,7 @@ import { invalidParameter, NagareError, toHttpError } from '../errors.ts';
 import { readBody } from '../http/body.ts';
 import { publicUrlsFor } from '../http/public-urls.ts';
 import { sendJson } from '../http/respond.ts';
-import { actionNames, actions, type Action } from './actions.ts';
+import { actionNames, actions, type Action, type ChannelMedia } from './actions.ts';
 import type { TokenAuthenticator } from './token-authenticator.ts';
 
 export interface ApiOptions {
@@ -27,7 +27,7 @@ export interface ApiOptions {
 export interface ApiDeps {
   registry: ChannelRegistry;
   sfu: Sfu;
-  mediaStats: (channelId: string) => Record<string, unknown> | undefined;
+  media: ChannelMedia;
   authenticator: TokenAuthenticator;
   log: Logger;
   options: ApiOptions;
@@ -92,7 +92,7 @@ export class ApiHandler {
   }
 
   async #run(req: IncomingMessage): Promise<unknown> {
-    const { registry, sfu, mediaStats, authenticator, options } = this.#deps;
+    const { registry, sfu, media, authenticator, options } = this.#deps;
     if (req.method !== 'POST') {
       throw new NagareError(
         'MethodNotAllowed',
@@ -110,6 +110,6 @@ export class ApiHandler {
     }
     const body = parseJson(await readBody(req, options.bodyLimitBytes));
     const urls = publicUrlsFor(options.publicUrl, req, options.fallbackHost);
-    return action({ owner, body, urls, registry, sfu, mediaStats });
+    return action({ owner, body, urls, registry, sfu, media });
   }
 }

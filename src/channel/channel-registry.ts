@@ -4,9 +4,9 @@
  * token's channel is reported as not found, exactly like a channel that does not exist.
  */
 import { randomBytes } from 'node:crypto';
-import { notFound } from '../errors.ts';
+import { invalidParameter, notFound } from '../errors.ts';
 import type { ChannelRecord, ChannelStore } from '../store/channel-store.ts';
-import type { ChannelSpec } from './channel-spec.ts';
+import { hasComposite, type ChannelSpec, type Layout } from './channel-spec.ts';
 
 export type ChannelState = 'idle' | 'live' | 'deleted';
 
@@ -84,6 +84,18 @@ export class ChannelRegistry {
       }
     }
     return { record: deleted, state: 'deleted' };
+  }
+
+  /** Sets the composite's layout of a channel that is not deleted; the new record. */
+  updateLayout(owner: string, channelId: string, layout: Layout): ChannelRecord {
+    const { record } = this.get(owner, channelId);
+    if (record.deletedAt !== undefined) throw notFound(`channel ${channelId} was deleted`);
+    if (!hasComposite(record.spec)) {
+      throw invalidParameter(`channel ${channelId} has no composite playlist, so no layout`);
+    }
+    const spec: ChannelSpec = { ...record.spec, layout };
+    if (!this.#store.updateSpec(channelId, spec)) throw notFound(`channel ${channelId} was deleted`);
+    return { ...record, spec };
   }
 
   stateOf(record: ChannelRecord): ChannelState {

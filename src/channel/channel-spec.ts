@@ -11,6 +11,7 @@ import {
   readOneOf,
   readOptionalHttpUrl,
   readRequired,
+  readString,
 } from '../lib/validate.ts';
 
 export const h264Profiles = ['h264_high', 'h264_main', 'h264_baseline'] as const;
@@ -34,11 +35,37 @@ export interface HlsVariant {
   startTimeOffset?: number;
 }
 
+export const layoutTypes = ['grid', 'featured', 'pip'] as const;
+export type LayoutType = (typeof layoutTypes)[number];
+/** Most publishers a composite shows at once (grid 4×4); the others are heard, not seen. */
+export const maxTiles = 16;
+
+/** How the composite arranges the channel's publishers. */
+export interface Layout {
+  type: LayoutType;
+  /** connection_id or client_id values, shown first in this order; the others follow by join time. */
+  order?: string[];
+}
+
+export const defaultLayout: Layout = { type: 'grid' };
+
 export interface ChannelSpec {
+  /** The variants of every playlist of the channel; empty for a multistream channel without HLS. */
   hls: HlsVariant[];
+  /** The channel's playlist_url shows every publisher (the composite). Absent in old records: true. */
+  composite?: boolean;
+  /** Each publishing connection gets its own playlist (CreateMultistreamChannelWithHLS). */
+  perPublisher?: boolean;
+  layout?: Layout;
   authWebhookUrl?: string;
   eventWebhookUrl?: string;
+  /** ImageFlux's `environment` of the multistream actions, kept as given. */
+  environment?: number;
+  /** The http base URL the channel was created through: playlist URLs in webhook events start with it. */
+  publicBaseUrl?: string;
 }
+
+export const hasComposite = (spec: ChannelSpec): boolean => spec.hls.length > 0 && spec.composite !== false;
 
 /** Rounds an audio bit rate down to the ImageFlux set; undefined when below the smallest. */
 export function roundAudioBitrate(bps: number): number | undefined {
@@ -125,14 +152,80 @@ export function parseHlsVariants(value: unknown): HlsVariant[] {
   return variants;
 }
 
-/** Parses the body of ImageFlux_20180905.CreateChannel. */
-export function parseCreateChannel(body: unknown): ChannelSpec {
-  const record = readObject(body, '', ['hls', 'auth_webhook_url', 'event_webhook_url', 'encrypt_key_uri']);
-  if (record['encrypt_key_uri'] !== undefined) throw invalidParameter('encrypt_key_uri is not supported');
-  const spec: ChannelSpec = { hls: parseHlsVariants(readRequired(record, '', 'hls')) };
+/**
+ * A layout: `"grid"` or `{type, order?}`. `order` lists connection_id or client_id values (at most 16, each at
+ * most 255 characters, no repeats).
+ */
+export function parseLayout(value: unknown, path = 'layout'): Layout {
+  if (typeof value === 'string') return { type: readOneOf(value, path, layoutTypes) };
+  const record = readObject(value, path, ['type', 'order']);
+  const layout: Layout = {
+    type: readOneOf(readRequired(record, path, 'type'), fieldPath(path, 'type'), layoutTypes),
+  };
+  const order = record['order'];
+  if (order !== undefined) {
+    const orderPath = fieldPath(path, 'order');
+    if (!Array.isArray(order) || order.length > maxTiles) {
+      throw invalidParameter(`${orderPath} must be an array of at most ${maxTiles} ids`);
+    }
+    const ids = order.map((id, index) => readString(id, `${orderPath}[${index}]`, 255));
+    if (new Set(ids).size !== ids.length) throw invalidParameter(`${orderPath} must not repeat an id`);
+    layout.order = ids;
+  }
+  return layout;
+}
+
+function readWebhooks(record: Record<string, unknown>, spec: ChannelSpec): void {
   const authWebhookUrl = readOptionalHttpUrl(record['auth_webhook_url'], 'auth_webhook_url');
   const eventWebhookUrl = readOptionalHttpUrl(record['event_webhook_url'], 'event_webhook_url');
   if (authWebhookUrl !== undefined) spec.authWebhookUrl = authWebhookUrl;
   if (eventWebhookUrl !== undefined) spec.eventWebhookUrl = eventWebhookUrl;
+}
+
+function readEnvironment(record: Record<string, unknown>, spec: ChannelSpec): void {
+  if (record['environment'] === undefined) return;
+  spec.environment = readInteger(record['environment'], 'environment', { min: 0, max: 2 ** 31 - 1 });
+}
+
+const createChannelFields = ['hls', 'auth_webhook_url', 'event_webhook_url', 'encrypt_key_uri', 'layout'];
+
+/**
+ * Parses the body of ImageFlux_20180905.CreateChannel: one composite playlist of every publisher. `layout` is
+ * Nagare's extension (default grid).
+ */
+export function parseCreateChannel(body: unknown): ChannelSpec {
+  const record = readObject(body, '', createChannelFields);
+  if (record['encrypt_key_uri'] !== undefined) throw invalidParameter('encrypt_key_uri is not supported');
+  const spec: ChannelSpec = { hls: parseHlsVariants(readRequired(record, '', 'hls')), composite: true };
+  spec.layout = record['layout'] === undefined ? defaultLayout : parseLayout(record['layout']);
+  readWebhooks(record, spec);
+  return spec;
+}
+
+/** ImageFlux_20200316.CreateMultistreamChannel: the SFU only, no HLS. */
+export function parseCreateMultistreamChannel(body: unknown): ChannelSpec {
+  const record = readObject(body, '', ['auth_webhook_url', 'event_webhook_url', 'environment']);
+  const spec: ChannelSpec = { hls: [], composite: false, perPublisher: false };
+  readWebhooks(record, spec);
+  readEnvironment(record, spec);
+  return spec;
+}
+
+/**
+ * ImageFlux_20200316.CreateMultistreamChannelWithHLS: a playlist per publishing connection. With Nagare's
+ * `layout` extension the channel also gets the composite playlist.
+ */
+export function parseCreateMultistreamChannelWithHls(body: unknown): ChannelSpec {
+  const record = readObject(body, '', [...createChannelFields, 'environment']);
+  if (record['encrypt_key_uri'] !== undefined) throw invalidParameter('encrypt_key_uri is not supported');
+  const composite = record['layout'] !== undefined;
+  const spec: ChannelSpec = {
+    hls: parseHlsVariants(readRequired(record, '', 'hls')),
+    composite,
+    perPublisher: true,
+  };
+  if (composite) spec.layout = parseLayout(record['layout']);
+  readWebhooks(record, spec);
+  readEnvironment(record, spec);
   return spec;
 }

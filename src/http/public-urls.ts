@@ -30,5 +30,8 @@ export function publicUrlsFor(
 
 export const soraUrl = (urls: PublicUrls): string => `${urls.ws}/signaling`;
 
+/** The path of a playlist's multivariant playlist. */
+export const playlistPath = (playlistId: string): string => `/hls/${playlistId}/index.m3u8`;
+
 export const playlistUrl = (urls: PublicUrls, playlistId: string): string =>
-  `${urls.http}/hls/${playlistId}/index.m3u8`;
+  `${urls.http}${playlistPath(playlistId)}`;

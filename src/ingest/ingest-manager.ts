@@ -37,6 +37,7 @@ export class IngestManager {
       const created = new PublisherFeed({
         channelId,
         publisherId: track.publisherId,
+        clientId: track.clientId,
         epochMs: channel.epochMs,
         log: this.#log.child({ channel: channelId.slice(0, 8), publisher: track.publisherId }),
         recordDir: this.#recordDir,

@@ -17,6 +17,7 @@ export type FrameListener = (frame: EncodedFrame) => void;
 export interface PublisherFeedOptions {
   channelId: string;
   publisherId: string;
+  clientId?: string | undefined;
   /** The channel clock's origin (monotonic ms). */
   epochMs: number;
   log: Logger;
@@ -28,6 +29,7 @@ export interface PublisherFeedOptions {
 export class PublisherFeed {
   readonly channelId: string;
   readonly publisherId: string;
+  readonly clientId: string | undefined;
   readonly #ingest: PublisherIngest;
   readonly #log: Logger;
   readonly #tracks = new Map<IngestKind, { track: PublishedTrack; detach: () => void }>();
@@ -41,6 +43,7 @@ export class PublisherFeed {
   constructor(options: PublisherFeedOptions) {
     this.channelId = options.channelId;
     this.publisherId = options.publisherId;
+    this.clientId = options.clientId;
     this.#log = options.log;
     this.#ingest = new PublisherIngest(options.epochMs);
     this.#recorder =

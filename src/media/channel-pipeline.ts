@@ -1,78 +1,65 @@
 /**
- * A channel's media from its publishers to HLS, for the channel's life: one decoder per publisher feed, one mixer
- * (output clock, slate), one encoder (all variants), one packager per variant. Publishers come and go; the
- * encoder and the playlists go on.
+ * A channel's media from its publishers to HLS, for the channel's life: one decoder per publisher, whose pictures
+ * and sound go to every playlist that shows that publisher: the composite (every publisher in the channel's
+ * layout) and, for multistream channels with HLS, the publisher's own playlist. Each publisher is decoded once,
+ * whatever it feeds. Publishers come and go; the composite goes on; a publisher's own playlist ends with it.
  */
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ChannelRecord } from '../store/channel-store.ts';
-import { Fmp4Splitter } from '../hls/format/fmp4-reader.ts';
-import { VariantPackager } from '../hls/variant-packager.ts';
+import { defaultLayout, hasComposite, type Layout } from '../channel/channel-spec.ts';
+import { newPlaylistId } from '../channel/channel-registry.ts';
 import type { IngestManager } from '../ingest/ingest-manager.ts';
 import type { PublisherFeed } from '../ingest/publisher-feed.ts';
-import { monotonicMs } from '../lib/clock.ts';
-import { ChannelEncoder } from './channel-encoder.ts';
+import type { ChannelRecord } from '../store/channel-store.ts';
+import { canvasFor, HlsOutput, type MediaOptions } from './hls-output.ts';
 import type { Canvas } from './media-args.ts';
-import { Mixer } from './mixer.ts';
-import { PublisherDecoder } from './publisher-decoder.ts';
+import {
+  PublisherDecoder,
+  type DecodedAudio,
+  type DecodedVideo,
+  type DecoderSink,
+} from './publisher-decoder.ts';
 
-export interface MediaOptions {
-  ffmpegPath: string;
-  partSeconds: number;
-  /** Mixer latency behind the channel clock (room for decoding), ms. */
-  mixerLatencyMs: number;
-  windowSegments: number;
-  preset: string;
-}
+/** One decoder's output handed to several playlists' mixers. */
+class FanOut implements DecoderSink {
+  readonly sinks = new Set<DecoderSink>();
 
-export const defaultMediaOptions: MediaOptions = {
-  ffmpegPath: 'ffmpeg',
-  partSeconds: 0.5,
-  mixerLatencyMs: 250,
-  windowSegments: 8,
-  preset: 'veryfast',
-};
-
-/**
- * A variant's PART-TARGET. The encoder cuts a fragment once it holds `partSeconds`, at a frame boundary, so a part
- * lasts `partSeconds` rounded up to whole frames (0.5 s at 15 fps: 8 frames, 0.533 s), and RFC 8216bis §4.4.4.9
- * wants every part ≤ PART-TARGET.
- */
-export function partTargetFor(partSeconds: number, fps: number): number {
-  return Math.ceil(partSeconds * fps - 1e-9) / fps;
-}
-
-/** The canvas: the largest variant's size, the highest frame rate. */
-export function canvasFor(record: ChannelRecord): Canvas {
-  let width = 0;
-  let height = 0;
-  let fps = 0;
-  for (const { video } of record.spec.hls) {
-    if (video.width * video.height > width * height) {
-      width = video.width;
-      height = video.height;
-    }
-    fps = Math.max(fps, video.fps);
+  video(frame: DecodedVideo): void {
+    for (const sink of this.sinks) sink.video(frame);
   }
-  return { width, height, fps };
+
+  audio(chunk: DecodedAudio): void {
+    for (const sink of this.sinks) sink.audio(chunk);
+  }
+}
+
+interface Publisher {
+  feed: PublisherFeed;
+  decoder: PublisherDecoder;
+  fanOut: FanOut;
+  /** Its own playlist, on multistream channels with HLS. */
+  output: HlsOutput | undefined;
+}
+
+export interface ChannelPipelineEvents {
+  /** A playlist of the channel started or ended; the media manager indexes playlists by id. */
+  outputAdded(output: HlsOutput): void;
+  outputEnded(output: HlsOutput): void;
+  /** A publisher's own playlist can now be played. */
+  publisherPlaylistReady(connectionId: string, output: HlsOutput): void;
 }
 
 export class ChannelPipeline {
   readonly channelId: string;
-  /** Part of every media URI, so caches never mix two runs of one channel. */
-  readonly runId = randomBytes(4).toString('hex');
   readonly record: ChannelRecord;
-  readonly packagers: readonly VariantPackager[];
-  readonly #mixer: Mixer;
-  readonly #encoder: ChannelEncoder;
-  readonly #decoders = new Map<string, PublisherDecoder>();
+  /** The playlist of every publisher, at the channel's playlist_url; absent for multistream channels. */
+  readonly composite: HlsOutput | undefined;
+  readonly #publishers = new Map<string, Publisher>();
   readonly #ingest: IngestManager;
   readonly #options: MediaOptions;
+  readonly #epochMs: number;
   readonly #log: Logger;
+  readonly #events: ChannelPipelineEvents;
   readonly #canvas: Canvas;
-  #splitters: Fmp4Splitter[] = [];
-  #generation = 0;
-  #generationStart = 0;
   #offFeed: (() => void) | undefined;
   #closed = false;
 
@@ -82,77 +69,77 @@ export class ChannelPipeline {
     ingest: IngestManager,
     options: MediaOptions,
     log: Logger,
+    events: ChannelPipelineEvents,
   ) {
     this.channelId = record.channelId;
     this.record = record;
     this.#ingest = ingest;
     this.#options = options;
+    this.#epochMs = epochMs;
     this.#log = log;
-    this.#canvas = canvasFor(record);
-    const segmentSeconds = record.spec.hls[0]?.durationSeconds ?? 2;
-    const epochWallclockMs = Date.now() - (monotonicMs() - epochMs);
-    this.packagers = record.spec.hls.map(
-      (variant) =>
-        new VariantPackager({
-          segmentSeconds,
-          partTargetSeconds: partTargetFor(options.partSeconds, variant.video.fps),
-          windowSegments: options.windowSegments,
-          epochWallclockMs,
-        }),
-    );
-    this.#encoder = new ChannelEncoder({
-      ffmpegPath: options.ffmpegPath,
-      canvas: this.#canvas,
-      variants: record.spec.hls,
-      partSeconds: options.partSeconds,
-      preset: options.preset,
-      log: log.child({ stage: 'encoder' }),
-      output: {
-        started: (generation, startSeconds) => {
-          this.#generation = generation;
-          this.#generationStart = startSeconds;
-          this.#splitters = record.spec.hls.map(() => new Fmp4Splitter());
-        },
-        data: (generation, index, chunk) => {
-          this.#onEncoded(generation, index, chunk);
-        },
-        ended: (generation) => {
-          if (generation !== this.#generation) return;
-          for (const packager of this.packagers) packager.endGeneration();
-        },
-      },
-    });
-    this.#mixer = new Mixer({
-      canvas: this.#canvas,
-      epochMs,
-      latencyMs: options.mixerLatencyMs,
-      staleMs: 1000,
-      output: (tick) => {
-        this.#encoder.write(tick);
-      },
-    });
+    this.#events = events;
+    this.#canvas = canvasFor(record.spec.hls);
+    this.composite = hasComposite(record.spec)
+      ? new HlsOutput({
+          channelId: record.channelId,
+          playlistId: record.playlistId,
+          variants: record.spec.hls,
+          composition: { kind: 'layout', layout: record.spec.layout ?? defaultLayout },
+          epochMs,
+          media: options,
+          log: log.child({ playlist: 'composite' }),
+        })
+      : undefined;
   }
 
   start(): void {
-    this.#mixer.start();
+    if (this.composite !== undefined) {
+      this.composite.start();
+      this.#events.outputAdded(this.composite);
+    }
     for (const feed of this.#ingest.feeds(this.channelId)) this.#addFeed(feed);
     this.#offFeed = this.#ingest.onFeed((feed) => {
       if (feed.channelId === this.channelId) this.#addFeed(feed);
     });
   }
 
-  stats(): Record<string, unknown> {
-    return {
-      mixer: this.#mixer.stats(),
-      encoder: this.#encoder.stats(),
-      decoders: Object.fromEntries([...this.#decoders].map(([id, decoder]) => [id, decoder.stats()])),
-      packagers: this.packagers.map((packager) => packager.stats()),
-    };
+  setLayout(layout: Layout): void {
+    this.composite?.setLayout(layout);
   }
 
-  /** Kills the encoder (supervision tests). */
+  /** Publishers' own playlists that can be played, by connection_id. */
+  publisherPlaylists(): { connectionId: string; playlistId: string }[] {
+    const out: { connectionId: string; playlistId: string }[] = [];
+    for (const [connectionId, publisher] of this.#publishers) {
+      if (publisher.output?.playable === true)
+        out.push({ connectionId, playlistId: publisher.output.playlistId });
+    }
+    return out;
+  }
+
+  stats(): Record<string, unknown> {
+    const publishers = Object.fromEntries(
+      [...this.#publishers].map(([id, publisher]) => [
+        id,
+        {
+          decoder: publisher.decoder.stats(),
+          ...(publisher.output ? { playlist: publisher.output.stats() } : {}),
+        },
+      ]),
+    );
+    return { ...(this.composite?.stats() ?? {}), publishers };
+  }
+
+  /** Kills the composite's encoder (supervision tests). */
   killEncoder(): void {
-    this.#encoder.kill();
+    this.composite?.killEncoder();
+  }
+
+  /** The decoders' pids (CPU accounting in benchmarks). */
+  decoderPids(): number[] {
+    return [...this.#publishers.values()].flatMap((p) =>
+      p.decoder.pid === undefined ? [] : [p.decoder.pid],
+    );
   }
 
   /** Ends the stream: playlists get EXT-X-ENDLIST, every process stops. */
@@ -160,46 +147,68 @@ export class ChannelPipeline {
     if (this.#closed) return;
     this.#closed = true;
     this.#offFeed?.();
-    this.#mixer.close();
-    await Promise.all([...this.#decoders.values()].map((decoder) => decoder.close()));
-    this.#decoders.clear();
-    await this.#encoder.close();
-    for (const packager of this.packagers) packager.end();
+    const publishers = [...this.#publishers.values()];
+    this.#publishers.clear();
+    await Promise.all(publishers.map((publisher) => this.#endPublisher(publisher)));
+    if (this.composite !== undefined) {
+      await this.composite.close();
+      this.#events.outputEnded(this.composite);
+    }
     this.#log.info({ reason }, 'channel media closed');
   }
 
   #addFeed(feed: PublisherFeed): void {
-    if (this.#closed || this.#decoders.has(feed.publisherId)) return;
-    const sink = this.#mixer.addSource(feed.publisherId);
+    const connectionId = feed.publisherId;
+    if (this.#closed || this.#publishers.has(connectionId)) return;
+    const fanOut = new FanOut();
+    const source = { connectionId, clientId: feed.clientId };
+    if (this.composite !== undefined) fanOut.sinks.add(this.composite.addSource(source));
+    let output: HlsOutput | undefined;
+    if (this.record.spec.perPublisher === true && this.record.spec.hls.length > 0) {
+      output = new HlsOutput({
+        channelId: this.channelId,
+        playlistId: newPlaylistId(),
+        variants: this.record.spec.hls,
+        composition: { kind: 'single' },
+        epochMs: this.#epochMs,
+        media: this.#options,
+        log: this.#log.child({ playlist: connectionId }),
+      });
+      fanOut.sinks.add(output.addSource(source));
+      output.start();
+      this.#events.outputAdded(output);
+      const ready = output;
+      void output.whenPlayable().then((playable) => {
+        if (playable && !this.#closed && this.#publishers.get(connectionId)?.output === ready) {
+          this.#events.publisherPlaylistReady(connectionId, ready);
+        }
+      });
+    }
     const decoder = new PublisherDecoder({
       feed,
       ffmpegPath: this.#options.ffmpegPath,
       canvas: this.#canvas,
-      sink,
-      log: this.#log.child({ stage: 'decoder', publisher: feed.publisherId }),
+      sink: fanOut,
+      log: this.#log.child({ stage: 'decoder', publisher: connectionId }),
     });
-    this.#decoders.set(feed.publisherId, decoder);
+    const publisher: Publisher = { feed, decoder, fanOut, output };
+    this.#publishers.set(connectionId, publisher);
     decoder.start();
     feed.onClose(() => {
-      this.#decoders.delete(feed.publisherId);
-      this.#mixer.removeSource(feed.publisherId);
-      void decoder.close();
+      if (this.#publishers.get(connectionId) !== publisher) return;
+      this.#publishers.delete(connectionId);
+      void this.#endPublisher(publisher);
     });
   }
 
-  #onEncoded(generation: number, index: number, chunk: Uint8Array): void {
-    if (generation !== this.#generation) return;
-    const splitter = this.#splitters[index];
-    const packager = this.packagers[index];
-    if (splitter === undefined || packager === undefined) return;
-    try {
-      for (const unit of splitter.push(chunk)) {
-        if (unit.type === 'init') packager.setInit(unit.bytes, unit.info, this.#generationStart);
-        else packager.addFragment(unit.bytes, unit.info);
-      }
-    } catch (err) {
-      this.#log.error({ err, variant: index }, 'encoder output unreadable; restarting the encoder');
-      this.#encoder.kill();
+  async #endPublisher(publisher: Publisher): Promise<void> {
+    const connectionId = publisher.feed.publisherId;
+    this.composite?.removeSource(connectionId);
+    publisher.fanOut.sinks.clear();
+    await publisher.decoder.close();
+    if (publisher.output !== undefined) {
+      await publisher.output.close();
+      this.#events.outputEnded(publisher.output);
     }
   }
 }

@@ -1,25 +1,33 @@
 /**
- * Runs a ChannelPipeline for every channel that has gone live, from its first publisher to its deletion (or an
- * idle timeout with nobody publishing), and finds it for the origin by playlist id.
+ * Runs a ChannelPipeline for every channel with HLS that has gone live, from its first publisher to its deletion
+ * (or an idle timeout with nobody publishing); finds each playlist (the composite, a publisher's own) for the
+ * origin by playlist id; sends `notify.playlist_url` when a publisher's own playlist can be played.
  */
 import type { Logger } from 'pino';
 import type { ChannelRegistry } from '../channel/channel-registry.ts';
+import type { Layout } from '../channel/channel-spec.ts';
+import { EventWebhook } from '../channel/event-webhook.ts';
+import { playlistPath } from '../http/public-urls.ts';
 import type { IngestManager } from '../ingest/ingest-manager.ts';
-import { ChannelPipeline, type MediaOptions } from './channel-pipeline.ts';
+import { ChannelPipeline } from './channel-pipeline.ts';
+import type { HlsOutput, MediaOptions } from './hls-output.ts';
 
 export interface MediaManagerOptions extends MediaOptions {
   /** A channel with nobody publishing for this long ends its stream (EXT-X-ENDLIST) and stops encoding. */
   idleTimeoutMs: number;
+  /** Ended playlists stay readable (with EXT-X-ENDLIST) this long. */
+  endedPlaylistMs?: number;
 }
 
 export class MediaManager {
   readonly #pipelines = new Map<string, ChannelPipeline>();
-  readonly #byPlaylist = new Map<string, ChannelPipeline>();
+  readonly #outputs = new Map<string, HlsOutput>();
   readonly #idleTimers = new Map<string, NodeJS.Timeout>();
   readonly #registry: ChannelRegistry;
   readonly #ingest: IngestManager;
   readonly #options: MediaManagerOptions;
   readonly #log: Logger;
+  readonly #events: EventWebhook;
   #offFeed: (() => void) | undefined;
 
   constructor(registry: ChannelRegistry, ingest: IngestManager, options: MediaManagerOptions, log: Logger) {
@@ -27,6 +35,7 @@ export class MediaManager {
     this.#ingest = ingest;
     this.#options = options;
     this.#log = log;
+    this.#events = new EventWebhook(log.child({ stage: 'event-webhook' }));
   }
 
   start(): void {
@@ -42,8 +51,23 @@ export class MediaManager {
     return this.#pipelines.get(channelId);
   }
 
-  pipelineForPlaylist(playlistId: string): ChannelPipeline | undefined {
-    return this.#byPlaylist.get(playlistId);
+  /** A playlist (live, or ended a short while ago) by the id in its URL. */
+  outputForPlaylist(playlistId: string): HlsOutput | undefined {
+    return this.#outputs.get(playlistId);
+  }
+
+  /** The running channel's composite follows `layout` from its next frame. */
+  setLayout(channelId: string, layout: Layout): void {
+    this.#pipelines.get(channelId)?.setLayout(layout);
+  }
+
+  /** Publishers' own playlists of a channel that can be played now. */
+  publisherPlaylists(channelId: string): { connectionId: string; playlistId: string }[] {
+    return this.#pipelines.get(channelId)?.publisherPlaylists() ?? [];
+  }
+
+  eventStats(): { sent: number; failed: number } {
+    return this.#events.stats();
   }
 
   /** The channel is deleted: end its stream for good. */
@@ -54,11 +78,6 @@ export class MediaManager {
     if (pipeline === undefined) return;
     this.#pipelines.delete(channelId);
     await pipeline.close(reason);
-    // Ended playlists stay readable (with EXT-X-ENDLIST) for a while, then go.
-    setTimeout(() => {
-      if (this.#byPlaylist.get(pipeline.record.playlistId) === pipeline)
-        this.#byPlaylist.delete(pipeline.record.playlistId);
-    }, 60_000).unref();
   }
 
   async close(): Promise<void> {
@@ -73,15 +92,33 @@ export class MediaManager {
     const view = this.#registry.find(channelId);
     const epochMs = this.#ingest.epochMs(channelId);
     if (view === undefined || view.state === 'deleted' || epochMs === undefined) return;
-    const pipeline = new ChannelPipeline(
-      view.record,
-      epochMs,
-      this.#ingest,
-      this.#options,
-      this.#log.child({ channel: channelId.slice(0, 8) }),
-    );
+    // A multistream channel without HLS is the SFU alone.
+    if (view.record.spec.hls.length === 0) return;
+    const { record } = view;
+    const log = this.#log.child({ channel: channelId.slice(0, 8) });
+    const pipeline = new ChannelPipeline(record, epochMs, this.#ingest, this.#options, log, {
+      outputAdded: (output) => {
+        this.#outputs.set(output.playlistId, output);
+      },
+      outputEnded: (output) => {
+        setTimeout(() => {
+          if (this.#outputs.get(output.playlistId) === output) this.#outputs.delete(output.playlistId);
+        }, this.#options.endedPlaylistMs ?? 60_000).unref();
+      },
+      publisherPlaylistReady: (connectionId, output) => {
+        const url = record.spec.eventWebhookUrl;
+        log.info({ connectionId, playlistId: output.playlistId }, 'publisher playlist ready');
+        if (url === undefined) return;
+        void this.#events.post(url, {
+          type: 'notify.playlist_url',
+          channel_id: channelId,
+          connection_id: connectionId,
+          timestamp: new Date().toISOString(),
+          playlist_url: `${record.spec.publicBaseUrl ?? ''}${playlistPath(output.playlistId)}`,
+        });
+      },
+    });
     this.#pipelines.set(channelId, pipeline);
-    this.#byPlaylist.set(view.record.playlistId, pipeline);
     pipeline.start();
   }
 

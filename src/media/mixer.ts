@@ -1,13 +1,19 @@
 /**
- * The channel's mixer: an output clock at the canvas frame rate, started once and running for the channel's life.
- * At each tick it takes, from each source (a decoded publisher), the latest frame due by then and the audio
- * samples of the tick, and hands one picture and one block of audio to the encoder. With nobody publishing (or a
- * publisher stalled) it sends a slate — black and silence — so the stream never stops.
+ * A mixer: an output clock at the canvas frame rate, started once and running for its output's life. At each tick
+ * it takes, from each source (a decoded publisher), the latest picture due by then and the audio samples of the
+ * tick, and hands one picture and one block of audio to the encoder. With nobody publishing (or a publisher
+ * stalled) it sends a slate, black and silence, so the stream never stops.
  *
- * One publisher fills the canvas (its decoder already scaled and letterboxed it). Audio of all sources is summed
- * with saturation.
+ * Two compositions: `single` (a publisher's own playlist: its decoder already scaled and letterboxed it to the
+ * canvas, so its pictures pass through uncopied) and `layout` (the composite: every source in a tile of the
+ * layout, a placeholder for a source without a fresh picture). Audio of all sources is summed and limited so it
+ * never clips.
  */
+import type { Layout } from '../channel/channel-spec.ts';
 import { monotonicMs } from '../lib/clock.ts';
+import { AudioLimiter, type LimiterStats } from './audio-limiter.ts';
+import { black, drawPlaceholder, drawScaled, fillRect, solidPicture, type Picture } from './i420.ts';
+import { fitInto, layoutTiles, orderSources } from './layout.ts';
 import type { DecodedAudio, DecodedVideo, DecoderSink } from './publisher-decoder.ts';
 import { audioChannels, sampleRate, type Canvas } from './media-args.ts';
 
@@ -18,12 +24,15 @@ export interface MixedTick {
   video: Uint8Array;
   /** Interleaved s16 stereo covering exactly this tick. */
   audio: Int16Array;
-  /** No publisher's picture was due: the slate is shown. */
+  /** No publisher's picture was shown: the slate (or only placeholders). */
   slate: boolean;
 }
 
+export type Composition = { kind: 'single' } | { kind: 'layout'; layout: Layout };
+
 export interface MixerOptions {
   canvas: Canvas;
+  composition: Composition;
   /** Channel clock origin (monotonic ms). */
   epochMs: number;
   /** How long after its channel time a tick is produced: room for decoding behind the playout delay. */
@@ -40,10 +49,20 @@ export interface MixerStats {
   lateTicksSkipped: number;
   videoFramesDropped: number;
   audioSamplesDropped: number;
+  /** Sources in the picture at the last tick. */
+  tiles: number;
+  limiter: LimiterStats;
+}
+
+/** Who a source is, for layout order. */
+export interface SourceInfo {
+  connectionId: string;
+  clientId?: string | undefined;
 }
 
 class MixerSource implements DecoderSink {
-  readonly id: string;
+  readonly connectionId: string;
+  readonly clientId: string | undefined;
   readonly joinedAt: number;
   /** Decoded pictures not yet shown, oldest first; bounded. */
   pictures: DecodedVideo[] = [];
@@ -52,8 +71,9 @@ class MixerSource implements DecoderSink {
   droppedVideo = 0;
   droppedAudio = 0;
 
-  constructor(id: string, joinedAt: number) {
-    this.id = id;
+  constructor(info: SourceInfo, joinedAt: number) {
+    this.connectionId = info.connectionId;
+    this.clientId = info.clientId;
     this.joinedAt = joinedAt;
   }
 
@@ -114,12 +134,15 @@ export class Mixer {
   readonly #sources = new Map<string, MixerSource>();
   readonly #slate: Uint8Array;
   readonly #now: () => number;
-  readonly #stats: MixerStats = {
+  readonly #limiter = new AudioLimiter(sampleRate);
+  #composition: Composition;
+  readonly #stats = {
     ticks: 0,
     slateTicks: 0,
     lateTicksSkipped: 0,
     videoFramesDropped: 0,
     audioSamplesDropped: 0,
+    tiles: 0,
   };
   #next: number | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -127,26 +150,30 @@ export class Mixer {
 
   constructor(options: MixerOptions) {
     this.#options = options;
+    this.#composition = options.composition;
     this.#now = options.now ?? monotonicMs;
     const { width, height } = options.canvas;
-    this.#slate = new Uint8Array((width * height * 3) / 2);
-    this.#slate.fill(16, 0, width * height);
-    this.#slate.fill(128, width * height);
+    this.#slate = solidPicture(width, height, black).data;
   }
 
   /** A decoded publisher joins the picture; returns the sink its decoder writes to. */
-  addSource(id: string): DecoderSink {
-    const source = new MixerSource(id, this.#now());
-    this.#sources.set(id, source);
+  addSource(info: SourceInfo): DecoderSink {
+    const source = new MixerSource(info, this.#now());
+    this.#sources.set(info.connectionId, source);
     return source;
   }
 
-  removeSource(id: string): void {
-    const source = this.#sources.get(id);
+  removeSource(connectionId: string): void {
+    const source = this.#sources.get(connectionId);
     if (source === undefined) return;
     this.#stats.videoFramesDropped += source.droppedVideo;
     this.#stats.audioSamplesDropped += source.droppedAudio;
-    this.#sources.delete(id);
+    this.#sources.delete(connectionId);
+  }
+
+  /** A new layout, from the next tick on. */
+  setLayout(layout: Layout): void {
+    if (this.#composition.kind === 'layout') this.#composition = { kind: 'layout', layout };
   }
 
   start(): void {
@@ -161,7 +188,12 @@ export class Mixer {
       videoDropped += source.droppedVideo;
       audioDropped += source.droppedAudio;
     }
-    return { ...this.#stats, videoFramesDropped: videoDropped, audioSamplesDropped: audioDropped };
+    return {
+      ...this.#stats,
+      videoFramesDropped: videoDropped,
+      audioSamplesDropped: audioDropped,
+      limiter: this.#limiter.stats(),
+    };
   }
 
   close(): void {
@@ -210,18 +242,46 @@ export class Mixer {
     const { fps } = this.#options.canvas;
     const firstSample = Math.round((n * sampleRate) / fps);
     const count = Math.round(((n + 1) * sampleRate) / fps) - firstSample;
-    const ordered = [...this.#sources.values()].sort((a, b) => a.joinedAt - b.joinedAt);
-    let video: Uint8Array | undefined;
-    for (const source of ordered) {
-      const picture = source.pictureAt(timeMs, this.#options.staleMs);
-      video ??= picture?.data;
-    }
+    const composition = this.#composition;
+    const ordered = orderSources(
+      [...this.#sources.values()],
+      composition.kind === 'layout' ? composition.layout.order : undefined,
+    );
+    // Every source's queue moves on, shown or not.
+    const pictures = ordered.map((source) => source.pictureAt(timeMs, this.#options.staleMs));
+    const video =
+      composition.kind === 'single'
+        ? pictures.find((p) => p !== undefined)?.data
+        : this.#compose(composition.layout, pictures);
     const mix = new Int32Array(count * audioChannels);
     for (const source of ordered) source.mixAudio(firstSample, count, mix);
-    const audio = new Int16Array(mix.length);
-    for (let i = 0; i < mix.length; i++) audio[i] = Math.max(-32768, Math.min(32767, mix[i] ?? 0));
+    const audio = this.#limiter.process(mix, count);
     this.#stats.ticks += 1;
-    if (video === undefined) this.#stats.slateTicks += 1;
-    return { timeMs, video: video ?? this.#slate, audio, slate: video === undefined };
+    const slate = pictures.every((p) => p === undefined);
+    if (slate) this.#stats.slateTicks += 1;
+    return { timeMs, video: video ?? this.#slate, audio, slate };
+  }
+
+  /** The composite picture; undefined for the slate (nobody publishing). */
+  #compose(layout: Layout, pictures: readonly (DecodedVideo | undefined)[]): Uint8Array | undefined {
+    const { width, height } = this.#options.canvas;
+    const tiles = layoutTiles(layout.type, pictures.length, width, height);
+    this.#stats.tiles = tiles.length;
+    if (tiles.length === 0) return undefined;
+    const [only] = pictures;
+    // One publisher filling the canvas: its picture is already the canvas, letterboxed.
+    if (tiles.length === 1 && only !== undefined) return only.data;
+    const target: Picture = solidPicture(width, height, black);
+    tiles.forEach((tile, index) => {
+      const picture = pictures[index];
+      if (picture === undefined) {
+        drawPlaceholder(target, tile);
+        return;
+      }
+      // Pip's inset sits over the full picture: clear its tile first.
+      if (layout.type === 'pip' && index > 0) fillRect(target, tile, black);
+      drawScaled({ data: picture.data, width, height }, target, fitInto(tile, width, height));
+    });
+    return target.data;
   }
 }

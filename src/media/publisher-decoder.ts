@@ -1,12 +1,15 @@
 /**
  * Decodes one publisher (a PublisherFeed) into raw frames on the channel clock: an ffmpeg child fed Matroska with
  * the publisher's encoded frames and their times, giving constant-rate I420 frames at the canvas size and
- * continuous 48 kHz PCM. Starts on the first video keyframe; a decoder that dies is restarted (from the next
- * keyframe, which is asked for); a slow decoder makes its input drop video until the next keyframe, counted.
+ * continuous 48 kHz PCM. Starts on the first video keyframe, or on audio when the publisher has no video track a
+ * moment after its first sound (and starts again with video when a video track comes later); a decoder that dies
+ * is restarted (from the next keyframe, which is asked for); a slow decoder makes its input drop video until the
+ * next keyframe, counted.
  */
 import type { Logger } from 'pino';
 import { matroskaFrame, matroskaHeader, type MatroskaTrack } from '../container/matroska-writer.ts';
 import type { EncodedFrame } from '../rtp/encoded-frame.ts';
+import { monotonicMs } from '../lib/clock.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { RestartBackoff } from './restart-backoff.ts';
 import { audioChannels, decoderArgs, sampleRate, type Canvas } from './media-args.ts';
@@ -46,6 +49,8 @@ export interface PublisherDecoderOptions {
   log: Logger;
   /** Input bytes queued in the pipe beyond which video is dropped until the next keyframe. */
   maxQueuedBytes?: number;
+  /** How long sound waits for a video track before the publisher is decoded as audio only, ms. */
+  audioOnlyAfterMs?: number;
 }
 
 export interface DecoderStats {
@@ -70,6 +75,8 @@ export class PublisherDecoder {
     lastExit: undefined,
   };
   #process: FfmpegProcess | undefined;
+  #withVideo = false;
+  #firstAudioAt: number | undefined;
   #dropping = false;
   #lastVideoMs = Number.NEGATIVE_INFINITY;
   #lastAudioMs = Number.NEGATIVE_INFINITY;
@@ -108,14 +115,30 @@ export class PublisherDecoder {
 
   #onFrame(frame: EncodedFrame): void {
     if (this.#closed) return;
+    const videoKeyframe = frame.kind === 'video' && frame.keyframe;
+    if (this.#process !== undefined && !this.#withVideo && videoKeyframe) {
+      // Video came to a publisher decoded as audio only: start again with both.
+      void this.#process.stop();
+      this.#process = undefined;
+    }
     if (this.#process === undefined) {
-      if (frame.kind !== 'video' || !frame.keyframe || this.#restartTimer !== undefined) return;
-      this.#spawn(frame);
+      if (this.#restartTimer !== undefined) return;
+      if (videoKeyframe) this.#spawn(frame, true);
+      else if (frame.kind === 'audio' && this.#audioOnly()) this.#spawn(frame, false);
+      else return;
     }
     this.#write(frame);
   }
 
-  #spawn(first: EncodedFrame): void {
+  /** No video track, and sound has waited long enough for one. */
+  #audioOnly(): boolean {
+    if (this.#options.feed.hasTrack('video')) return false;
+    const now = monotonicMs();
+    this.#firstAudioAt ??= now;
+    return now - this.#firstAudioAt >= (this.#options.audioOnlyAfterMs ?? 1000);
+  }
+
+  #spawn(first: EncodedFrame, withVideo: boolean): void {
     const { canvas, ffmpegPath, feed, log } = this.#options;
     const firstMs = ((first.ptsTicks ?? 0) * 1000) / first.timescale;
     // ffmpeg's fps filter (round=down) starts on the grid point at or before the first frame, as written in ms.
@@ -123,24 +146,26 @@ export class PublisherDecoder {
     const hasAudio = feed.hasTrack('audio');
     const process = new FfmpegProcess({
       path: ffmpegPath,
-      args: decoderArgs({ hasVideo: true, hasAudio, startSeconds, ...canvas }),
+      args: decoderArgs({ hasVideo: withVideo, hasAudio, startSeconds, ...canvas }),
       extraPipes: hasAudio ? [3] : [],
     });
     this.#process = process;
+    this.#withVideo = withVideo;
     this.#stats.starts += 1;
     this.#dropping = false;
     this.#lastVideoMs = Number.NEGATIVE_INFINITY;
     this.#lastAudioMs = Number.NEGATIVE_INFINITY;
     process.start();
-    const tracks: MatroskaTrack[] = [{ number: 1, codec: first.codec }];
+    const tracks: MatroskaTrack[] = [];
+    if (withVideo) tracks.push({ number: 1, codec: first.codec });
     if (hasAudio) tracks.push({ number: 2, codec: 'opus', channels: 2 });
     process.stream(0)?.write(matroskaHeader(tracks));
-    this.#readVideo(process, startSeconds);
+    if (withVideo) this.#readVideo(process, startSeconds);
     if (hasAudio) this.#readAudio(process, startSeconds);
     void process.exited.then((exit) => {
       this.#onExit(process, exit);
     });
-    log.info({ startSeconds, hasAudio, pid: process.pid }, 'decoder started');
+    log.info({ startSeconds, withVideo, hasAudio, pid: process.pid }, 'decoder started');
   }
 
   #write(frame: EncodedFrame): void {
@@ -149,6 +174,7 @@ export class PublisherDecoder {
     const timeMs = ((frame.ptsTicks ?? 0) * 1000) / frame.timescale;
     this.#stats.framesIn += 1;
     if (frame.kind === 'video') {
+      if (!this.#withVideo) return;
       const overloaded = stdin.writableLength > (this.#options.maxQueuedBytes ?? 4 * 1024 * 1024);
       if (overloaded || (this.#dropping && !frame.keyframe)) {
         if (!this.#dropping) this.#options.feed.requestKeyframe('decoder input overloaded');
@@ -192,6 +218,7 @@ export class PublisherDecoder {
       const usable = bytes.length - (bytes.length % frameBytes);
       carry = usable < bytes.length ? bytes.subarray(usable) : undefined;
       if (usable === 0) return;
+      if (!this.#withVideo && this.#stats.audioSamplesOut === 0) this.#backoff.reset();
       const copy = new Int16Array(usable / 2);
       new Uint8Array(copy.buffer).set(bytes.subarray(0, usable));
       sink.audio({ firstSample: next, samples: copy });

@@ -6,15 +6,15 @@
  * channels answer the same 404.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ChannelPipeline } from '../media/channel-pipeline.ts';
+import type { HlsStream } from '../media/hls-output.ts';
 import type { VariantPackager } from '../hls/variant-packager.ts';
 import { parseBlockingQuery, parseHlsPath, type HlsResource } from './hls-request.ts';
 import { renderMediaFor, renderMultivariantFor } from './playlists.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface HlsOriginDeps {
-  /** The running media pipeline of the channel with this playlist id, if it is live. */
-  pipelineFor(playlistId: string): ChannelPipeline | undefined;
+  /** The playlist with this id, if it is live (or ended a short while ago). */
+  streamFor(playlistId: string): HlsStream | undefined;
 }
 
 const playlistType = 'application/vnd.apple.mpegurl';
@@ -95,8 +95,8 @@ export class HlsOrigin {
       return true;
     }
     const resource = parseHlsPath(path);
-    const pipeline = resource === undefined ? undefined : this.#deps.pipelineFor(resource.playlistId);
-    if (resource === undefined || pipeline === undefined) {
+    const stream = resource === undefined ? undefined : this.#deps.streamFor(resource.playlistId);
+    if (resource === undefined || stream === undefined) {
       notFound(res);
       return true;
     }
@@ -106,7 +106,7 @@ export class HlsOrigin {
     });
     this.#waiting += 1;
     try {
-      await this.#serve(resource, pipeline, search, res, abort.signal);
+      await this.#serve(resource, stream, search, res, abort.signal);
     } finally {
       this.#waiting -= 1;
     }
@@ -115,23 +115,23 @@ export class HlsOrigin {
 
   async #serve(
     resource: HlsResource,
-    pipeline: ChannelPipeline,
+    stream: HlsStream,
     search: URLSearchParams,
     res: ServerResponse,
     signal: AbortSignal,
   ): Promise<void> {
     if (resource.type === 'multivariant') {
-      await this.#multivariant(pipeline, res, signal);
+      await this.#multivariant(stream, res, signal);
       return;
     }
-    const packager = resource.run === pipeline.runId ? pipeline.packagers[resource.variant] : undefined;
+    const packager = resource.run === stream.runId ? stream.packagers[resource.variant] : undefined;
     if (packager === undefined) {
       notFound(res);
       return;
     }
     switch (resource.type) {
       case 'media':
-        await this.#media(pipeline, resource.variant, packager, search, res, signal);
+        await this.#media(stream, resource.variant, packager, search, res, signal);
         return;
       case 'init': {
         const bytes = packager.init(resource.initId);
@@ -149,8 +149,8 @@ export class HlsOrigin {
   }
 
   /** Waits (a few seconds) for every variant's first part, so the CODECS are known. */
-  async #multivariant(pipeline: ChannelPipeline, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    for (const packager of pipeline.packagers) {
+  async #multivariant(stream: HlsStream, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    for (const packager of stream.packagers) {
       const result = await waitFor(packager, () => packager.lastPart !== undefined, 10_000, signal);
       if (result === 'aborted') return;
       if (result === 'timeout') {
@@ -158,11 +158,11 @@ export class HlsOrigin {
         return;
       }
     }
-    send(res, 200, playlistType, renderMultivariantFor(pipeline), 'public, max-age=1');
+    send(res, 200, playlistType, renderMultivariantFor(stream), 'public, max-age=1');
   }
 
   async #media(
-    pipeline: ChannelPipeline,
+    stream: HlsStream,
     index: number,
     packager: VariantPackager,
     search: URLSearchParams,
@@ -196,7 +196,7 @@ export class HlsOrigin {
         return;
       }
     }
-    send(res, 200, playlistType, renderMediaFor(pipeline, index, query.skip), 'public, max-age=1');
+    send(res, 200, playlistType, renderMediaFor(stream, index, query.skip), 'public, max-age=1');
   }
 
   async #segment(

@@ -3,20 +3,20 @@
  */
 import { renderMediaPlaylist, renderMultivariant } from '../hls/format/playlist.ts';
 import type { VariantPackager } from '../hls/variant-packager.ts';
-import type { ChannelPipeline } from '../media/channel-pipeline.ts';
+import type { HlsStream } from '../media/hls-output.ts';
 
 /** Media playlist URI of variant `index`, relative to the multivariant playlist. */
-export const variantUri = (pipeline: ChannelPipeline, index: number): string =>
-  `${pipeline.runId}/v${index}/index.m3u8`;
+export const variantUri = (stream: HlsStream, index: number): string =>
+  `${stream.runId}/v${index}/index.m3u8`;
 
-export function renderMultivariantFor(pipeline: ChannelPipeline): string {
+export function renderMultivariantFor(stream: HlsStream): string {
   return renderMultivariant({
     independentSegments: true,
-    variants: pipeline.record.spec.hls.map((variant, index) => {
-      const codecs = pipeline.packagers[index]?.codecs ?? [];
+    variants: stream.variants.map((variant, index) => {
+      const codecs = stream.packagers[index]?.codecs ?? [];
       const average = variant.video.bps + variant.audio.bps;
       return {
-        uri: variantUri(pipeline, index),
+        uri: variantUri(stream, index),
         // Peak: x264's VBV holds the video rate per buffer; allow 10 % for container overhead.
         bandwidth: Math.round(average * 1.1),
         averageBandwidth: average,
@@ -35,15 +35,15 @@ const partWindowTargets = 3;
  * Media playlist of variant `index`: LL-HLS with parts near the live edge, a preload hint for the next part,
  * rendition reports of the other variants (RFC 8216bis §4.4.5.4) and, on request, a delta update.
  */
-export function renderMediaFor(pipeline: ChannelPipeline, index: number, skip: boolean): string {
-  const packager = pipeline.packagers[index];
+export function renderMediaFor(stream: HlsStream, index: number, skip: boolean): string {
+  const packager = stream.packagers[index];
   if (packager === undefined) throw new RangeError(`no variant ${index}`);
-  const renditionReports = pipeline.packagers.flatMap((other, otherIndex) => {
+  const renditionReports = stream.packagers.flatMap((other, otherIndex) => {
     const last = other.lastPart;
     if (otherIndex === index || last === undefined) return [];
     return [{ uri: `../v${otherIndex}/index.m3u8`, lastMsn: last[0], lastPart: last[1] }];
   });
-  const startTimeOffset = pipeline.record.spec.hls[index]?.startTimeOffset;
+  const startTimeOffset = stream.variants[index]?.startTimeOffset;
   return renderVariant(packager, skip, {
     renditionReports,
     ...(startTimeOffset === undefined ? {} : { startTimeOffset }),

@@ -44,6 +44,8 @@ export interface TransportStats {
 
 export interface PublishedTrackInit {
   publisherId: string;
+  /** The publisher's client_id (its connect message's, or its connection_id). */
+  clientId?: string | undefined;
   kind: TrackKind;
   /** Undefined for audio (Opus). */
   videoCodec: VideoCodecName | undefined;
@@ -57,6 +59,7 @@ export interface PublishedTrackInit {
 
 export class PublishedTrack {
   readonly publisherId: string;
+  readonly clientId: string | undefined;
   readonly kind: TrackKind;
   readonly videoCodec: VideoCodecName | undefined;
   readonly #source: MediaStreamTrack;
@@ -73,6 +76,7 @@ export class PublishedTrack {
 
   constructor(init: PublishedTrackInit) {
     this.publisherId = init.publisherId;
+    this.clientId = init.clientId;
     this.kind = init.kind;
     this.videoCodec = init.videoCodec;
     this.#source = init.source;

@@ -226,6 +226,7 @@ export class SfuParticipant {
       const mimeType = track.codec?.mimeType ?? transceiver.codecs[0]?.mimeType ?? '';
       const published = new PublishedTrack({
         publisherId: this.info.connectionId,
+        clientId: this.info.clientId,
         kind,
         videoCodec: kind === 'video' ? videoCodecName(mimeType) : undefined,
         source: track,

@@ -34,6 +34,7 @@ const schemaVersion = 1;
 interface Statements {
   insert: StatementSync;
   markDeleted: StatementSync;
+  updateSpec: StatementSync;
   byId: StatementSync;
   byOwner: StatementSync;
 }
@@ -94,6 +95,7 @@ export class ChannelStore {
       markDeleted: db.prepare(
         'UPDATE channels SET deleted_at = ? WHERE channel_id = ? AND deleted_at IS NULL',
       ),
+      updateSpec: db.prepare('UPDATE channels SET spec = ? WHERE channel_id = ? AND deleted_at IS NULL'),
       byId: db.prepare('SELECT * FROM channels WHERE channel_id = ?'),
       byOwner: db.prepare('SELECT * FROM channels WHERE owner = ? ORDER BY created_at, rowid'),
     };
@@ -117,6 +119,11 @@ export class ChannelStore {
   /** Marks a channel deleted; false when it was already deleted or does not exist. */
   markDeleted(channelId: string, at: string): boolean {
     return Number(this.#prepared().markDeleted.run(at, channelId).changes) === 1;
+  }
+
+  /** Replaces a live channel's spec; false when it was deleted or does not exist. */
+  updateSpec(channelId: string, spec: ChannelSpec): boolean {
+    return Number(this.#prepared().updateSpec.run(JSON.stringify(spec), channelId).changes) === 1;
   }
 
   get(channelId: string): ChannelRecord | undefined {

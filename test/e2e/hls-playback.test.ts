@@ -115,7 +115,7 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
 
   test('DescribeChannel shows the channel live, its connection, and the media pipeline at work', async () => {
     const server = env.server;
-    const channelId = server.server.media.pipelineForPlaylist(
+    const channelId = server.server.media.outputForPlaylist(
       new URL(playlistUrl).pathname.split('/')[2] ?? '',
     )?.channelId;
     assert.ok(channelId !== undefined);
@@ -134,7 +134,7 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
   test('the encoder killed with SIGKILL: playback goes on within a few seconds', async () => {
     const server = env.server;
     assert.ok(viewer);
-    const channelPipeline = server.server.media.pipelineForPlaylist(
+    const channelPipeline = server.server.media.outputForPlaylist(
       new URL(playlistUrl).pathname.split('/')[2] ?? '',
     );
     assert.ok(channelPipeline !== undefined);

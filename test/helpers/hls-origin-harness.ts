@@ -1,7 +1,7 @@
 /**
  * The LL-HLS origin without the media pipeline: a real CMAF stream made by ffmpeg, split by the real Fmp4Splitter
  * and fed by hand into a real VariantPackager, served by a real HlsOrigin behind node:http on 127.0.0.1 port 0.
- * Only the ChannelPipeline is a test double (the origin reads its `runId`, `record` and `packagers`).
+ * Only the HlsStream is a test double (the origin reads its `runId`, `variants` and `packagers`).
  * Requests go through node:http with the path sent as written (fetch would normalise `..` and `%2e%2e`).
  */
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Fmp4Splitter, type FragmentInfo, type InitInfo } from '../../src/hls/format/fmp4-reader.ts';
 import { VariantPackager } from '../../src/hls/variant-packager.ts';
-import type { ChannelPipeline } from '../../src/media/channel-pipeline.ts';
+import type { HlsStream } from '../../src/media/hls-output.ts';
 import { HlsOrigin } from '../../src/origin/hls-origin.ts';
 
 const run = promisify(execFile);
@@ -114,23 +114,18 @@ export async function startOrigin(stream: Stream, windowSegments: number): Promi
     epochWallclockMs: Date.now(),
   });
   packager.setInit(stream.init.bytes, stream.init.info, 0);
-  const pipeline = {
+  const hlsStream: HlsStream = {
     runId,
-    record: {
-      playlistId,
-      spec: {
-        hls: [
-          {
-            video: { width: 320, height: 240, fps: 30, bps: 500_000, codec: 'h264_main' },
-            audio: { bps: 64_000 },
-            durationSeconds: 2,
-          },
-        ],
+    variants: [
+      {
+        video: { width: 320, height: 240, fps: 30, bps: 500_000, codec: 'h264_main' },
+        audio: { bps: 64_000 },
+        durationSeconds: 2,
       },
-    },
+    ],
     packagers: [packager],
-  } as unknown as ChannelPipeline;
-  const origin = new HlsOrigin({ pipelineFor: (id) => (id === playlistId ? pipeline : undefined) });
+  };
+  const origin = new HlsOrigin({ streamFor: (id) => (id === playlistId ? hlsStream : undefined) });
   const crashes: unknown[] = [];
   const server = createServer((req, res) => {
     const url = req.url ?? '';

@@ -92,10 +92,12 @@ describe('successful actions', () => {
     assert.ok((record['created_at'] as string) >= before);
     assert.deepEqual(record, {
       channel_id,
+      type: 'composite',
       state: 'idle',
       created_at: record['created_at'],
       sora_url,
       playlist_url,
+      layout: { type: 'grid' },
       hls: [
         {
           video: { width: 640, height: 480, fps: 30, bps: 1_000_000, codec: 'h264_high' },
@@ -202,7 +204,7 @@ describe('CreateChannel refuses every bad input with 400 naming the field and th
   const videoBps = 'hls[0].video.bps must be an integer from 50000 to 20000000';
   const duration = 'hls[0].durationSeconds must be an integer from 1 to 10';
   const hlsRule = 'hls must be an array of 1 to 8 variants';
-  const topKnown = '(known: hls, auth_webhook_url, event_webhook_url, encrypt_key_uri)';
+  const topKnown = '(known: hls, auth_webhook_url, event_webhook_url, encrypt_key_uri, layout)';
   const cases: [string, unknown, string][] = [
     ...(['width', 'height'] as const).flatMap((side) =>
       [641, 34, 4098, '640', 640.5].map((value): [string, unknown, string] => [

@@ -67,6 +67,7 @@ function startPipeline(): Pipeline {
   });
   const mixer = new Mixer({
     canvas,
+    composition: { kind: 'single' },
     epochMs,
     latencyMs: 300,
     staleMs: 1000,
@@ -78,7 +79,7 @@ function startPipeline(): Pipeline {
     feed: source,
     ffmpegPath: 'ffmpeg',
     canvas,
-    sink: mixer.addSource('p'),
+    sink: mixer.addSource({ connectionId: 'p' }),
     log,
   });
   decoder.start();

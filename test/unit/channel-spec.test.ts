@@ -120,7 +120,8 @@ describe('parseCreateChannel accepts', () => {
     test(`${what}, leaving the input unchanged`, () => {
       const before = structuredClone(input);
       const spec = parseCreateChannel(input);
-      assert.deepEqual(spec, expected);
+      // A CreateChannel channel is a composite, in the default grid layout when it names none.
+      assert.deepEqual(spec, { ...expected, composite: true, layout: { type: 'grid' } });
       assert.deepEqual(input, before, 'the input is not mutated');
       const inputVideo = (input['hls'] as Record<string, unknown>[])[0]!['video'];
       assert.notEqual(spec.hls[0]!.video, inputVideo, 'the spec shares no object with the input');

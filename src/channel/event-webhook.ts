@@ -1,0 +1,57 @@
+/**
+ * The event webhook of a channel (ImageFlux's `event_webhook_url`): a JSON POST per event, e.g.
+ * `{"type":"notify.playlist_url","channel_id","connection_id","timestamp","playlist_url"}`. Delivery is tried
+ * three times (0, 1 and 3 s later) with a 5 s timeout each; any 2xx answer is success. Failures are logged and
+ * counted, never thrown: a receiver that is down harms nothing else.
+ */
+import type { Logger } from 'pino';
+
+export interface EventWebhookStats {
+  sent: number;
+  failed: number;
+}
+
+const retryDelaysMs = [0, 1000, 3000];
+
+export class EventWebhook {
+  readonly #log: Logger;
+  readonly #timeoutMs: number;
+  readonly #stats: EventWebhookStats = { sent: 0, failed: 0 };
+
+  constructor(log: Logger, timeoutMs = 5000) {
+    this.#log = log;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  stats(): EventWebhookStats {
+    return { ...this.#stats };
+  }
+
+  /** Delivers `event` to `url`; resolves to whether a receiver took it. */
+  async post(url: string, event: Record<string, unknown>): Promise<boolean> {
+    let lastError = '';
+    for (const delayMs of retryDelaysMs) {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(event),
+          signal: AbortSignal.timeout(this.#timeoutMs),
+          redirect: 'error',
+        });
+        await response.body?.cancel();
+        if (response.ok) {
+          this.#stats.sent += 1;
+          return true;
+        }
+        lastError = `HTTP ${response.status}`;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+    }
+    this.#stats.failed += 1;
+    this.#log.warn({ url, type: event['type'], error: lastError }, 'event webhook not delivered');
+    return false;
+  }
+}

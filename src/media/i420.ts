@@ -1,0 +1,198 @@
+/**
+ * Drawing on I420 pictures for the composite: fill, scale a whole picture into a rectangle (area average, so a
+ * downscale does not alias), and the placeholder of a publisher without video. Pure and allocation-light: the
+ * column tables of a scale are cached per size pair.
+ */
+import type { Rect } from './layout.ts';
+
+/** Black in limited-range BT.601. */
+export const black = { y: 16, u: 128, v: 128 } as const;
+
+export interface Picture {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+interface Planes {
+  y: number;
+  u: number;
+  v: number;
+  chromaWidth: number;
+  chromaHeight: number;
+}
+
+function planes(width: number, height: number): Planes {
+  const luma = width * height;
+  const chromaWidth = width / 2;
+  const chromaHeight = height / 2;
+  return { y: 0, u: luma, v: luma + chromaWidth * chromaHeight, chromaWidth, chromaHeight };
+}
+
+/** A new picture filled with one colour. */
+export function solidPicture(
+  width: number,
+  height: number,
+  colour: { y: number; u: number; v: number },
+): Picture {
+  const data = new Uint8Array((width * height * 3) / 2);
+  const p = planes(width, height);
+  data.fill(colour.y, 0, p.u);
+  data.fill(colour.u, p.u, p.v);
+  data.fill(colour.v, p.v);
+  return { data, width, height };
+}
+
+function fillPlane(
+  plane: Uint8Array,
+  stride: number,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  value: number,
+): void {
+  for (let row = y; row < y + h; row++) plane.fill(value, row * stride + x, row * stride + x + w);
+}
+
+/** Fills `rect` (even coordinates) of `target` with one colour. */
+export function fillRect(target: Picture, rect: Rect, colour: { y: number; u: number; v: number }): void {
+  const p = planes(target.width, target.height);
+  const { data } = target;
+  fillPlane(data.subarray(p.y, p.u), target.width, rect.x, rect.y, rect.width, rect.height, colour.y);
+  const cx = rect.x / 2;
+  const cy = rect.y / 2;
+  fillPlane(data.subarray(p.u, p.v), p.chromaWidth, cx, cy, rect.width / 2, rect.height / 2, colour.u);
+  fillPlane(data.subarray(p.v), p.chromaWidth, cx, cy, rect.width / 2, rect.height / 2, colour.v);
+}
+
+/** For each output column, the source columns [start, end) it averages. */
+interface ColumnTable {
+  start: Uint32Array;
+  end: Uint32Array;
+}
+
+const columnTables = new Map<string, ColumnTable>();
+
+function columnTable(from: number, to: number): ColumnTable {
+  const key = `${from}>${to}`;
+  let table = columnTables.get(key);
+  if (table === undefined) {
+    table = { start: new Uint32Array(to), end: new Uint32Array(to) };
+    for (let i = 0; i < to; i++) {
+      const start = Math.min(from - 1, Math.floor((i * from) / to));
+      table.start[i] = start;
+      table.end[i] = Math.max(start + 1, Math.floor(((i + 1) * from) / to));
+    }
+    // A handful of layouts and canvases give a handful of pairs; bound it anyway.
+    if (columnTables.size > 256) columnTables.clear();
+    columnTables.set(key, table);
+  }
+  return table;
+}
+
+/** Scales one plane into a rectangle of another by area averaging (nearest sample when enlarging). */
+function scalePlane(
+  source: Uint8Array,
+  sourceWidth: number,
+  sourceHeight: number,
+  target: Uint8Array,
+  targetStride: number,
+  rect: Rect,
+  sums: Uint32Array,
+): void {
+  const { x, y, width, height } = rect;
+  if (width === sourceWidth && height === sourceHeight) {
+    for (let row = 0; row < height; row++) {
+      target.set(source.subarray(row * sourceWidth, (row + 1) * sourceWidth), (y + row) * targetStride + x);
+    }
+    return;
+  }
+  const columns = columnTable(sourceWidth, width);
+  for (let row = 0; row < height; row++) {
+    const firstRow = Math.min(sourceHeight - 1, Math.floor((row * sourceHeight) / height));
+    const endRow = Math.max(firstRow + 1, Math.floor(((row + 1) * sourceHeight) / height));
+    sums.fill(0, 0, sourceWidth);
+    for (let sourceRow = firstRow; sourceRow < endRow; sourceRow++) {
+      const offset = sourceRow * sourceWidth;
+      for (let column = 0; column < sourceWidth; column++) {
+        sums[column] = (sums[column] ?? 0) + (source[offset + column] ?? 0);
+      }
+    }
+    const rows = endRow - firstRow;
+    const out = (y + row) * targetStride + x;
+    for (let i = 0; i < width; i++) {
+      const start = columns.start[i] ?? 0;
+      const end = columns.end[i] ?? start + 1;
+      let sum = 0;
+      for (let column = start; column < end; column++) sum += sums[column] ?? 0;
+      const count = rows * (end - start);
+      target[out + i] = (sum + (count >> 1)) / count;
+    }
+  }
+}
+
+let sharedSums = new Uint32Array(0);
+
+/** Draws the whole of `source` scaled into `rect` (even coordinates and sizes) of `target`. */
+export function drawScaled(source: Picture, target: Picture, rect: Rect): void {
+  if (sharedSums.length < source.width) sharedSums = new Uint32Array(source.width);
+  const s = planes(source.width, source.height);
+  const t = planes(target.width, target.height);
+  const chromaRect: Rect = { x: rect.x / 2, y: rect.y / 2, width: rect.width / 2, height: rect.height / 2 };
+  const src = source.data;
+  const dst = target.data;
+  scalePlane(
+    src.subarray(s.y, s.u),
+    source.width,
+    source.height,
+    dst.subarray(t.y, t.u),
+    target.width,
+    rect,
+    sharedSums,
+  );
+  scalePlane(
+    src.subarray(s.u, s.v),
+    s.chromaWidth,
+    s.chromaHeight,
+    dst.subarray(t.u, t.v),
+    t.chromaWidth,
+    chromaRect,
+    sharedSums,
+  );
+  scalePlane(
+    src.subarray(s.v),
+    s.chromaWidth,
+    s.chromaHeight,
+    dst.subarray(t.v),
+    t.chromaWidth,
+    chromaRect,
+    sharedSums,
+  );
+}
+
+/** Dark grey with a lighter head-and-shoulders figure: a publisher that sends no picture. */
+export const placeholderColours = {
+  background: { y: 48, u: 128, v: 128 },
+  figure: { y: 112, u: 128, v: 128 },
+};
+
+/** Draws the placeholder into `rect` of `target`. */
+export function drawPlaceholder(target: Picture, rect: Rect): void {
+  const { background, figure } = placeholderColours;
+  fillRect(target, rect, background);
+  const p = planes(target.width, target.height);
+  const luma = target.data.subarray(p.y, p.u);
+  const unit = Math.min(rect.width, rect.height) / 8;
+  const centreX = rect.x + rect.width / 2;
+  const headY = rect.y + rect.height / 2 - unit;
+  const shouldersY = rect.y + rect.height / 2 + 2.5 * unit;
+  for (let row = rect.y; row < rect.y + rect.height; row++) {
+    for (let column = rect.x; column < rect.x + rect.width; column++) {
+      const dx = column - centreX;
+      const head = dx * dx + (row - headY) ** 2 <= unit * unit * 1.4;
+      const shoulders = row <= shouldersY && dx * dx + (row - shouldersY) ** 2 <= 5 * unit * unit;
+      if (head || shoulders) luma[row * target.width + column] = figure.y;
+    }
+  }
+}
