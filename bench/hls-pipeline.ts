@@ -11,7 +11,6 @@
  *   node bench/hls-pipeline.ts [seconds=60]
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +23,8 @@ import { monotonicMs } from '../src/lib/clock.ts';
 import { ChannelEncoder } from '../src/media/channel-encoder.ts';
 import { Mixer } from '../src/media/mixer.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
-import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
-import { ingestCapture, ReplaySource } from '../test/helpers/replay-source.ts';
+import { ReplaySource } from '../test/helpers/replay-source.ts';
+import { cpuMsOf, loopedCapture, percentile } from './bench-util.ts';
 
 const seconds = Number(process.argv[2] ?? '60');
 const playoutDelayMs = 200;
@@ -37,41 +36,7 @@ const variant: HlsVariant = {
 };
 const log = pino({ level: 'warn' });
 
-/** The capture looped to `seconds`, each loop shifted by the capture's length. */
-function loopedFrames(): EncodedFrame[] {
-  const once = ingestCapture(new URL('../testdata/rtp/h264-opus.jsonl', import.meta.url).pathname);
-  const firstKey = once.findIndex((f) => f.kind === 'video' && f.keyframe);
-  const base = once.slice(firstKey);
-  const startMs = ((base[0]?.ptsTicks ?? 0) * 1000) / 90_000;
-  const lastMs = Math.max(...base.map((f) => ((f.ptsTicks ?? 0) * 1000) / f.timescale));
-  const loopMs = lastMs - startMs + 40;
-  const out: EncodedFrame[] = [];
-  for (let loop = 0; loop * loopMs < seconds * 1000; loop++) {
-    for (const frame of base) {
-      const ms = ((frame.ptsTicks ?? 0) * 1000) / frame.timescale - startMs + 1000 + loop * loopMs;
-      out.push({ ...frame, ptsTicks: Math.round((ms * frame.timescale) / 1000) });
-    }
-  }
-  return out.sort((a, b) => (a.ptsTicks ?? 0) / a.timescale - (b.ptsTicks ?? 0) / b.timescale);
-}
-
-/** utime + stime of a process, ms (Linux /proc). */
-function cpuMsOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-const percentile = (values: number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-};
-
-const frames = loopedFrames();
+const frames = loopedCapture(seconds);
 const dir = await mkdtemp(join(tmpdir(), 'nagare-bench-'));
 // The same input for the bare ffmpeg: the frames as Matroska, read at native speed (-re).
 const input = join(dir, 'input.mkv');
