@@ -51,6 +51,8 @@ export interface MixerStats {
   audioSamplesDropped: number;
   /** Sources in the picture at the last tick. */
   tiles: number;
+  /** The largest delay given to a source's sound to follow its late decoder, ms. */
+  maxAudioDelayMs: number;
   limiter: LimiterStats;
 }
 
@@ -59,6 +61,11 @@ export interface SourceInfo {
   connectionId: string;
   clientId?: string | undefined;
 }
+
+/** The most a source's sound is delayed to follow a late decoder: 1 s. */
+const maxAudioDelaySamples = sampleRate;
+/** 5 ms: how much of a source's delay is given back per chunk once it is on time. */
+const shrinkStepSamples = sampleRate / 200;
 
 class MixerSource implements DecoderSink {
   readonly connectionId: string;
@@ -70,8 +77,20 @@ class MixerSource implements DecoderSink {
   audioChunks: DecodedAudio[] = [];
   droppedVideo = 0;
   droppedAudio = 0;
+  /**
+   * Samples this source's sound is played behind its own times: a decoder running late (a loaded machine) has its
+   * sound delayed rather than lost, as its pictures are shown late rather than not at all. Grows at once to the
+   * lateness seen, shrinks by at most 5 ms per chunk once the decoder is on time again.
+   */
+  audioDelay = 0;
+  maxAudioDelay = 0;
+  /** Lateness (samples) of recent chunks, newest last. */
+  readonly #recentLateness: number[] = [];
+  readonly #readPosition: () => number;
+  #queuedEnd = Number.NEGATIVE_INFINITY;
 
-  constructor(info: SourceInfo, joinedAt: number) {
+  constructor(info: SourceInfo, joinedAt: number, readPosition: () => number) {
+    this.#readPosition = readPosition;
     this.connectionId = info.connectionId;
     this.clientId = info.clientId;
     this.joinedAt = joinedAt;
@@ -86,7 +105,27 @@ class MixerSource implements DecoderSink {
   }
 
   audio(chunk: DecodedAudio): void {
-    this.audioChunks.push(chunk);
+    const frames = chunk.samples.length / audioChannels;
+    // How far the mixer has already read past this chunk's start, on its own times.
+    this.#recentLateness.push(Math.max(0, this.#readPosition() - chunk.firstSample));
+    if (this.#recentLateness.length > 50) this.#recentLateness.shift();
+    const wanted = Math.min(maxAudioDelaySamples, Math.max(...this.#recentLateness));
+    if (wanted > this.audioDelay) this.audioDelay = wanted;
+    else this.audioDelay -= Math.min(this.audioDelay - wanted, shrinkStepSamples);
+    this.maxAudioDelay = Math.max(this.maxAudioDelay, this.audioDelay);
+    // Never before what is queued already (a shrinking delay would overlap) nor before what was played.
+    const notBefore = Math.max(this.#queuedEnd, this.#readPosition());
+    const shifted = chunk.firstSample + this.audioDelay;
+    const skip = Math.min(frames, Math.max(0, notBefore - shifted));
+    this.droppedAudio += skip;
+    if (skip === frames) return;
+    const firstSample = shifted + skip;
+    this.#queuedEnd = shifted + frames;
+    this.audioChunks.push(
+      firstSample === chunk.firstSample
+        ? chunk
+        : { firstSample, samples: chunk.samples.subarray(skip * audioChannels) },
+    );
     let queued = 0;
     for (const c of this.audioChunks) queued += c.samples.length / audioChannels;
     while (queued > sampleRate * 3 && this.audioChunks.length > 1) {
@@ -143,6 +182,7 @@ export class Mixer {
     videoFramesDropped: 0,
     audioSamplesDropped: 0,
     tiles: 0,
+    maxAudioDelayMs: 0,
   };
   #next: number | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -158,7 +198,11 @@ export class Mixer {
 
   /** A decoded publisher joins the picture; returns the sink its decoder writes to. */
   addSource(info: SourceInfo): DecoderSink {
-    const source = new MixerSource(info, this.#now());
+    const source = new MixerSource(info, this.#now(), () =>
+      this.#next === undefined
+        ? Number.NEGATIVE_INFINITY
+        : Math.round((this.#next * sampleRate) / this.#options.canvas.fps),
+    );
     this.#sources.set(info.connectionId, source);
     return source;
   }
@@ -168,6 +212,10 @@ export class Mixer {
     if (source === undefined) return;
     this.#stats.videoFramesDropped += source.droppedVideo;
     this.#stats.audioSamplesDropped += source.droppedAudio;
+    this.#stats.maxAudioDelayMs = Math.max(
+      this.#stats.maxAudioDelayMs,
+      (source.maxAudioDelay * 1000) / sampleRate,
+    );
     this.#sources.delete(connectionId);
   }
 
@@ -184,12 +232,15 @@ export class Mixer {
   stats(): MixerStats {
     let videoDropped = this.#stats.videoFramesDropped;
     let audioDropped = this.#stats.audioSamplesDropped;
+    let maxAudioDelayMs = this.#stats.maxAudioDelayMs;
     for (const source of this.#sources.values()) {
       videoDropped += source.droppedVideo;
       audioDropped += source.droppedAudio;
+      maxAudioDelayMs = Math.max(maxAudioDelayMs, (source.maxAudioDelay * 1000) / sampleRate);
     }
     return {
       ...this.#stats,
+      maxAudioDelayMs: Math.round(maxAudioDelayMs),
       videoFramesDropped: videoDropped,
       audioSamplesDropped: audioDropped,
       limiter: this.#limiter.stats(),
@@ -257,7 +308,9 @@ export class Mixer {
     for (const source of ordered) source.mixAudio(firstSample, count, mix);
     const audio = this.#limiter.process(mix, count);
     this.#stats.ticks += 1;
-    const slate = pictures.every((p) => p === undefined);
+    // Only what the layout shows counts: pip shows two, the others 16.
+    const shown = composition.kind === 'layout' ? pictures.slice(0, this.#stats.tiles) : pictures;
+    const slate = shown.every((p) => p === undefined);
     if (slate) this.#stats.slateTicks += 1;
     return { timeMs, video: video ?? this.#slate, audio, slate };
   }

@@ -212,27 +212,18 @@ describe('Mixer composing a grid', () => {
     assert.deepEqual(chromaIn(tick.video, whole), new Set([background.u, background.v]));
   });
 
-  test(
-    'pip with three sources, only the third (not shown) sending pictures: only placeholders shown, flagged as slate',
-    {
-      todo:
-        'Mixer#tick computes slate over every source’s picture, shown or not: a source beyond the layout’s ' +
-        'tiles (pip shows 2, the others 16) with a picture makes slate false although MixedTick.slate says ' +
-        '"no publisher’s picture was shown … (or only placeholders)"',
-    },
-    (t) => {
-      const { runTo, add } = harness(t, { type: 'pip' });
-      add('conn-a');
-      add('conn-b');
-      add('conn-c').video({ timeMs: 0, data: solid(red) });
-      const tick = runTo(0);
-      assert.ok(
-        !lumaIn(tick.video, { x: 0, y: 0, width: 128, height: 72 }).has(red.y),
-        'the third is not shown',
-      );
-      assert.equal(tick.slate, true);
-    },
-  );
+  test('pip with three sources, only the third (not shown) sending pictures: only placeholders shown, flagged as slate', (t) => {
+    const { runTo, add } = harness(t, { type: 'pip' });
+    add('conn-a');
+    add('conn-b');
+    add('conn-c').video({ timeMs: 0, data: solid(red) });
+    const tick = runTo(0);
+    assert.ok(
+      !lumaIn(tick.video, { x: 0, y: 0, width: 128, height: 72 }).has(red.y),
+      'the third is not shown',
+    );
+    assert.equal(tick.slate, true);
+  });
 
   test('a picture is shown from its own time on, and the newest due picture wins', (t) => {
     const { runTo, add } = harness(t);
@@ -339,5 +330,25 @@ describe('Mixer audio in a composite', () => {
     const { limiter } = mixer.stats();
     assert.equal(limiter.limitedBlocks, 2);
     assert.ok(Math.abs(limiter.minGain - defaultCeiling / 50_000) < 1e-12);
+  });
+
+  test('sound from a late decoder is delayed, not lost; on-time sound is never delayed', (t) => {
+    const { runTo, add, mixer } = harness(t);
+    const late = add('conn-late');
+    const onTime = add('conn-on-time');
+    onTime.audio({ firstSample: 0, samples: constantAudio(tickFrames * 6, 10, 10) });
+    for (let n = 0; n < 3; n++) assert.equal(runTo(n).audio[0], 10, `tick ${n}: only the on-time source`);
+    // Ticks 0-2 (samples 0-4799) are played: a chunk for samples 0-6399 arrives 100 ms late.
+    late.audio({ firstSample: 0, samples: constantAudio(tickFrames * 4, 1000, 1000) });
+    for (let n = 3; n < 6; n++) {
+      const { audio } = runTo(n);
+      assert.ok(
+        audio.every((sample) => sample === 1010),
+        `tick ${n}: the late source's sound, 100 ms behind, with the on-time one`,
+      );
+    }
+    const stats = mixer.stats();
+    assert.equal(stats.maxAudioDelayMs, 100);
+    assert.equal(stats.audioSamplesDropped, 0);
   });
 });
