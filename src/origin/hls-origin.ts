@@ -9,7 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HlsStream } from '../media/hls-output.ts';
 import type { VariantPackager } from '../hls/variant-packager.ts';
 import { parseBlockingQuery, parseHlsPath, type HlsResource } from './hls-request.ts';
-import { renderMediaFor, renderMultivariantFor } from './playlists.ts';
+import { renderMediaFor, renderMultivariantFor, renderTsMediaFor } from './playlists.ts';
+import { TsSegments } from './ts-segments.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface HlsOriginDeps {
@@ -19,6 +20,8 @@ export interface HlsOriginDeps {
 
 const playlistType = 'application/vnd.apple.mpegurl';
 const mediaType = 'video/mp4';
+const tsType = 'video/mp2t';
+const immutable = 'public, max-age=31536000, immutable';
 
 function send(
   res: ServerResponse,
@@ -63,6 +66,7 @@ export class HlsOrigin {
   readonly #deps: HlsOriginDeps;
   /** Requests waiting on a playlist or part right now. */
   #waiting = 0;
+  readonly #ts = new TsSegments();
 
   constructor(deps: HlsOriginDeps) {
     this.#deps = deps;
@@ -121,7 +125,7 @@ export class HlsOrigin {
     signal: AbortSignal,
   ): Promise<void> {
     if (resource.type === 'multivariant') {
-      await this.#multivariant(stream, res, signal);
+      await this.#multivariant(stream, resource.ts ? 'ts' : 'fmp4', res, signal);
       return;
     }
     const packager = resource.run === stream.runId ? stream.packagers[resource.variant] : undefined;
@@ -136,7 +140,7 @@ export class HlsOrigin {
       case 'init': {
         const bytes = packager.init(resource.initId);
         if (bytes === undefined) notFound(res);
-        else send(res, 200, mediaType, bytes, 'public, max-age=31536000, immutable');
+        else send(res, 200, mediaType, bytes, immutable);
         return;
       }
       case 'segment':
@@ -145,11 +149,22 @@ export class HlsOrigin {
       case 'part':
         await this.#part(packager, resource.msn, resource.part, res, signal);
         return;
+      case 'ts-media':
+        await this.#tsMedia(stream, resource.variant, packager, res, signal);
+        return;
+      case 'ts-segment':
+        await this.#tsSegment(packager, resource.msn, res, signal);
+        return;
     }
   }
 
   /** Waits (a few seconds) for every variant's first part, so the CODECS are known. */
-  async #multivariant(stream: HlsStream, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  async #multivariant(
+    stream: HlsStream,
+    format: 'fmp4' | 'ts',
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
     for (const packager of stream.packagers) {
       const result = await waitFor(packager, () => packager.lastPart !== undefined, 10_000, signal);
       if (result === 'aborted') return;
@@ -158,7 +173,7 @@ export class HlsOrigin {
         return;
       }
     }
-    send(res, 200, playlistType, renderMultivariantFor(stream), 'public, max-age=1');
+    send(res, 200, playlistType, renderMultivariantFor(stream, format), 'public, max-age=1');
   }
 
   async #media(
@@ -220,7 +235,49 @@ export class HlsOrigin {
     }
     const bytes = packager.segment(msn)?.bytes;
     if (bytes === undefined) notFound(res);
-    else send(res, 200, mediaType, bytes, 'public, max-age=31536000, immutable');
+    else send(res, 200, mediaType, bytes, immutable);
+  }
+
+  /** The MPEG-TS playlist: complete segments only, so it waits (a few target durations) for the first. */
+  async #tsMedia(
+    stream: HlsStream,
+    index: number,
+    packager: VariantPackager,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const hasSegment = (): boolean => packager.segments.some((segment) => segment.complete);
+    const result = await waitFor(packager, hasSegment, 3 * packager.targetDurationSeconds * 1000, signal);
+    if (result === 'aborted') return;
+    if (result === 'timeout' || !hasSegment()) {
+      unavailable(res, 'stream starting, retry');
+      return;
+    }
+    send(res, 200, playlistType, renderTsMediaFor(stream, index), 'public, max-age=1');
+  }
+
+  async #tsSegment(
+    packager: VariantPackager,
+    msn: number,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const open = packager.segments.at(-1);
+    if (open !== undefined && open.msn === msn && !open.complete) {
+      const result = await waitFor(
+        packager,
+        () => packager.segment(msn)?.complete === true,
+        3 * packager.targetDurationSeconds * 1000,
+        signal,
+      );
+      if (result === 'aborted') return;
+    }
+    const segment = packager.segment(msn);
+    const init = segment === undefined ? undefined : packager.init(segment.initId);
+    const bytes =
+      segment?.bytes === undefined || init === undefined ? undefined : this.#ts.get(init, segment.bytes);
+    if (bytes === undefined) notFound(res);
+    else send(res, 200, tsType, bytes, immutable);
   }
 
   async #part(
@@ -249,7 +306,7 @@ export class HlsOrigin {
     }
     const bytes = findPart(packager, msn, part);
     if (bytes === undefined) notFound(res);
-    else send(res, 200, mediaType, bytes, 'public, max-age=31536000, immutable');
+    else send(res, 200, mediaType, bytes, immutable);
   }
 }
 

@@ -6,25 +6,34 @@
  *   /hls/<playlist id>/<run>/v<i>/init<n>.mp4            init segment
  *   /hls/<playlist id>/<run>/v<i>/<msn>.m4s              segment
  *   /hls/<playlist id>/<run>/v<i>/<msn>.<part>.m4s       part
+ *   /hls/<playlist id>/ts.m3u8                           multivariant playlist of MPEG-TS variants
+ *   /hls/<playlist id>/<run>/v<i>/ts.m3u8                MPEG-TS media playlist (plain HLS, no parts)
+ *   /hls/<playlist id>/<run>/v<i>/<msn>.ts               MPEG-TS segment
  */
 
 export type HlsResource =
-  | { type: 'multivariant'; playlistId: string }
+  | { type: 'multivariant'; playlistId: string; ts: boolean }
+  | { type: 'ts-media'; playlistId: string; run: string; variant: number }
+  | { type: 'ts-segment'; playlistId: string; run: string; variant: number; msn: number }
   | { type: 'media'; playlistId: string; run: string; variant: number }
   | { type: 'init'; playlistId: string; run: string; variant: number; initId: number }
   | { type: 'segment'; playlistId: string; run: string; variant: number; msn: number }
   | { type: 'part'; playlistId: string; run: string; variant: number; msn: number; part: number };
 
 const pattern =
-  /^\/hls\/([0-9a-f]{32})\/(?:index\.m3u8|([0-9a-f]{8})\/v(\d{1,2})\/(?:(index\.m3u8)|init(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,4})\.m4s))$/;
+  /^\/hls\/([0-9a-f]{32})\/(?:(index|ts)\.m3u8|([0-9a-f]{8})\/v(\d{1,2})\/(?:(index|ts)\.m3u8|init(\d{1,6})\.mp4|(\d{1,9})\.m4s|(\d{1,9})\.(\d{1,4})\.m4s|(\d{1,9})\.ts))$/;
 
 export function parseHlsPath(path: string): HlsResource | undefined {
   const match = pattern.exec(path);
   if (match === null) return undefined;
-  const [, playlistId = '', run, variantText, media, init, segment, partMsn, part] = match;
-  if (run === undefined || variantText === undefined) return { type: 'multivariant', playlistId };
+  const [, playlistId = '', top, run, variantText, media, init, segment, partMsn, part, tsSegment] = match;
+  if (run === undefined || variantText === undefined)
+    return { type: 'multivariant', playlistId, ts: top === 'ts' };
   const variant = Number(variantText);
-  if (media !== undefined) return { type: 'media', playlistId, run, variant };
+  if (media === 'index') return { type: 'media', playlistId, run, variant };
+  if (media === 'ts') return { type: 'ts-media', playlistId, run, variant };
+  if (tsSegment !== undefined)
+    return { type: 'ts-segment', playlistId, run, variant, msn: Number(tsSegment) };
   if (init !== undefined) return { type: 'init', playlistId, run, variant, initId: Number(init) };
   if (segment !== undefined) return { type: 'segment', playlistId, run, variant, msn: Number(segment) };
   return { type: 'part', playlistId, run, variant, msn: Number(partMsn), part: Number(part) };

@@ -6,17 +6,18 @@ import type { VariantPackager } from '../hls/variant-packager.ts';
 import type { HlsStream } from '../media/hls-output.ts';
 
 /** Media playlist URI of variant `index`, relative to the multivariant playlist. */
-export const variantUri = (stream: HlsStream, index: number): string =>
-  `${stream.runId}/v${index}/index.m3u8`;
+export const variantUri = (stream: HlsStream, index: number, format: 'fmp4' | 'ts' = 'fmp4'): string =>
+  `${stream.runId}/v${index}/${format === 'ts' ? 'ts' : 'index'}.m3u8`;
 
-export function renderMultivariantFor(stream: HlsStream): string {
+/** The multivariant playlist of the LL-HLS fMP4 variants (index.m3u8), or of their MPEG-TS twins (ts.m3u8). */
+export function renderMultivariantFor(stream: HlsStream, format: 'fmp4' | 'ts' = 'fmp4'): string {
   return renderMultivariant({
     independentSegments: true,
     variants: stream.variants.map((variant, index) => {
       const codecs = stream.packagers[index]?.codecs ?? [];
       const average = variant.video.bps + variant.audio.bps;
       return {
-        uri: variantUri(stream, index),
+        uri: variantUri(stream, index, format),
         // Peak: x264's VBV holds the video rate per buffer; allow 10 % for container overhead.
         bandwidth: Math.round(average * 1.1),
         averageBandwidth: average,
@@ -108,6 +109,32 @@ function renderVariant(
       ? { renditionReports: extra.renditionReports }
       : {}),
     ...(extra.startTimeOffset === undefined ? {} : { startTimeOffset: extra.startTimeOffset }),
+    ended: packager.ended,
+  });
+}
+
+/**
+ * The MPEG-TS media playlist of variant `index`, for players without fMP4: plain HLS (version 3), the complete
+ * segments of the window, each remuxed to MPEG-TS on first request.
+ */
+export function renderTsMediaFor(stream: HlsStream, index: number): string {
+  const packager = stream.packagers[index];
+  if (packager === undefined) throw new RangeError(`no variant ${index}`);
+  const complete = packager.segments.filter((segment) => segment.complete);
+  const startTimeOffset = stream.variants[index]?.startTimeOffset;
+  return renderMediaPlaylist({
+    targetDurationSeconds: packager.targetDurationSeconds,
+    mediaSequence: complete[0]?.msn ?? 0,
+    discontinuitySequence: packager.discontinuitySequence,
+    segments: complete.map((segment) => ({
+      msn: segment.msn,
+      uri: `${segment.msn}.ts`,
+      durationSeconds: segment.durationSeconds,
+      programDateTime: segment.programDateTime,
+      discontinuity: segment.discontinuity,
+      complete: true,
+    })),
+    ...(startTimeOffset === undefined ? {} : { startTimeOffset }),
     ended: packager.ended,
   });
 }

@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { e2eSkipReason } from './harness/chromium.ts';
 import { useE2eEnvironment } from './harness/e2e-environment.ts';
 import { callApi } from '../helpers/server.ts';
-import { probeStream } from '../helpers/ffmpeg.ts';
+import { probeStream, run } from '../helpers/ffmpeg.ts';
 
 const skip = e2eSkipReason();
 
@@ -111,6 +111,19 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('the MPEG-TS twin (ts.m3u8) plays in ffmpeg, as an old player would read it', async () => {
+    const tsUrl = playlistUrl.replace(/index\.m3u8$/, 'ts.m3u8');
+    const { stdout, stderr } = await run('ffmpeg', [
+      ...['-v', 'error', '-i', tsUrl, '-map', '0:p:0:v', '-map', '0:p:0:a', '-t', '4'],
+      ...['-f', 'framecrc', '-'],
+    ]);
+    assert.equal(stderr.trim(), '', 'decoded without an error');
+    const videoFrames = stdout.split('\n').filter((line) => line.startsWith('0,')).length;
+    const audioFrames = stdout.split('\n').filter((line) => line.startsWith('1,')).length;
+    assert.ok(videoFrames >= 100, `${videoFrames} pictures in 4 s`);
+    assert.ok(audioFrames >= 150, `${audioFrames} audio frames in 4 s`);
   });
 
   test('DescribeChannel shows the channel live, its connection, and the media pipeline at work', async () => {
