@@ -21,6 +21,7 @@ import { Fmp4Splitter } from '../src/hls/format/fmp4-reader.ts';
 import { VariantPackager } from '../src/hls/variant-packager.ts';
 import { monotonicMs } from '../src/lib/clock.ts';
 import { ChannelEncoder } from '../src/media/channel-encoder.ts';
+import { defaultMediaOptions } from '../src/media/hls-output.ts';
 import { Mixer } from '../src/media/mixer.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
@@ -104,7 +105,7 @@ const mixer = new Mixer({
   canvas,
   composition: { kind: 'single' },
   epochMs,
-  latencyMs: 250,
+  latencyMs: defaultMediaOptions.mixerLatencyMs,
   staleMs: 1000,
   output: (tick) => {
     if (!tick.slate) firstPictureMs ??= tick.timeMs;

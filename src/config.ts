@@ -33,6 +33,8 @@ export interface Config {
   x264Preset: (typeof x264Presets)[number];
   /** A live channel with nobody publishing ends its stream after this many seconds. */
   idleTimeoutSeconds: number;
+  /** How far behind the channel clock the mixer composes, ms: room for decoding. */
+  mixDelayMs: number;
 }
 
 export const x264Presets = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
@@ -319,6 +321,16 @@ export const optionSpecs: readonly OptionSpec[] = [
     defaultText: '600',
     parse: parseNumberIn(1, 86_400),
   },
+  {
+    key: 'mixDelayMs',
+    flag: 'mix-delay',
+    env: 'NAGARE_MIX_DELAY',
+    valueName: 'MS',
+    description:
+      'the mixer composes this far behind the channel clock: room for decoding (latency against late pictures)',
+    defaultText: '200',
+    parse: parseNumberIn(50, 2000),
+  },
 ];
 
 export const defaultConfig: Readonly<Config> = {
@@ -337,6 +349,7 @@ export const defaultConfig: Readonly<Config> = {
   partSeconds: 0.5,
   x264Preset: 'veryfast',
   idleTimeoutSeconds: 600,
+  mixDelayMs: 200,
 };
 
 export interface ConfigSources {

@@ -146,7 +146,7 @@ export class NagareServer {
       {
         ffmpegPath: config.ffmpegPath,
         partSeconds: config.partSeconds,
-        mixerLatencyMs: 250,
+        mixerLatencyMs: config.mixDelayMs,
         windowSegments: 8,
         preset: config.x264Preset,
         idleTimeoutMs: config.idleTimeoutSeconds * 1000,

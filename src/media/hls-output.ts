@@ -26,7 +26,7 @@ export interface MediaOptions {
 export const defaultMediaOptions: MediaOptions = {
   ffmpegPath: 'ffmpeg',
   partSeconds: 0.5,
-  mixerLatencyMs: 250,
+  mixerLatencyMs: 200,
   windowSegments: 8,
   preset: 'veryfast',
 };

@@ -53,6 +53,8 @@ export interface MixerStats {
   tiles: number;
   /** The largest delay given to a source's sound to follow its late decoder, ms. */
   maxAudioDelayMs: number;
+  /** Pictures that came after their tick (shown late): the decoder was behind the mixer's delay. */
+  latePictures: number;
   limiter: LimiterStats;
 }
 
@@ -77,6 +79,7 @@ class MixerSource implements DecoderSink {
   audioChunks: DecodedAudio[] = [];
   droppedVideo = 0;
   droppedAudio = 0;
+  latePictures = 0;
   /**
    * Samples this source's sound is played behind its own times: a decoder running late (a loaded machine) has its
    * sound delayed rather than lost, as its pictures are shown late rather than not at all. Grows at once to the
@@ -97,6 +100,8 @@ class MixerSource implements DecoderSink {
   }
 
   video(frame: DecodedVideo): void {
+    // A picture whose tick has passed: the decoder is behind the mixer's delay (shown late, counted).
+    if ((frame.timeMs / 1000) * sampleRate < this.#readPosition()) this.latePictures += 1;
     this.pictures.push(frame);
     if (this.pictures.length > 90) {
       this.pictures.shift();
@@ -183,6 +188,7 @@ export class Mixer {
     audioSamplesDropped: 0,
     tiles: 0,
     maxAudioDelayMs: 0,
+    latePictures: 0,
   };
   #next: number | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -212,6 +218,7 @@ export class Mixer {
     if (source === undefined) return;
     this.#stats.videoFramesDropped += source.droppedVideo;
     this.#stats.audioSamplesDropped += source.droppedAudio;
+    this.#stats.latePictures += source.latePictures;
     this.#stats.maxAudioDelayMs = Math.max(
       this.#stats.maxAudioDelayMs,
       (source.maxAudioDelay * 1000) / sampleRate,
@@ -233,14 +240,17 @@ export class Mixer {
     let videoDropped = this.#stats.videoFramesDropped;
     let audioDropped = this.#stats.audioSamplesDropped;
     let maxAudioDelayMs = this.#stats.maxAudioDelayMs;
+    let latePictures = this.#stats.latePictures;
     for (const source of this.#sources.values()) {
       videoDropped += source.droppedVideo;
       audioDropped += source.droppedAudio;
+      latePictures += source.latePictures;
       maxAudioDelayMs = Math.max(maxAudioDelayMs, (source.maxAudioDelay * 1000) / sampleRate);
     }
     return {
       ...this.#stats,
       maxAudioDelayMs: Math.round(maxAudioDelayMs),
+      latePictures,
       videoFramesDropped: videoDropped,
       audioSamplesDropped: audioDropped,
       limiter: this.#limiter.stats(),

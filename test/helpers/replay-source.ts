@@ -31,7 +31,7 @@ export function ingestCapture(path: string): EncodedFrame[] {
 export class ReplaySource implements FrameSource {
   readonly #frames: EncodedFrame[];
   readonly #listeners = new Set<(frame: EncodedFrame) => void>();
-  readonly #timers: NodeJS.Timeout[] = [];
+  #timer: NodeJS.Timeout | undefined;
   keyframeRequests = 0;
 
   /** `epochMs`: the channel clock origin the frames' times count from. */
@@ -41,17 +41,22 @@ export class ReplaySource implements FrameSource {
 
   /** Starts handing out frames; each arrives `playoutDelayMs` before its presentation time. */
   play(epochMs: number, playoutDelayMs = 200): void {
-    for (const frame of this.#frames) {
-      const dueMs = epochMs + ((frame.ptsTicks ?? 0) * 1000) / frame.timescale - playoutDelayMs;
-      this.#timers.push(
-        setTimeout(
-          () => {
-            for (const listener of this.#listeners) listener(frame);
-          },
-          Math.max(0, dueMs - monotonicMs()),
-        ),
-      );
-    }
+    const frames = this.#frames;
+    const dueAt = (frame: EncodedFrame): number =>
+      epochMs + ((frame.ptsTicks ?? 0) * 1000) / frame.timescale - playoutDelayMs;
+    let next = 0;
+    // One timer at a time, for the next frame due: a long replay costs what a live publisher would.
+    const step = (): void => {
+      const now = monotonicMs();
+      for (let frame = frames[next]; frame !== undefined && dueAt(frame) <= now; frame = frames[next]) {
+        next += 1;
+        for (const listener of this.#listeners) listener(frame);
+      }
+      const upcoming = frames[next];
+      if (upcoming !== undefined)
+        this.#timer = setTimeout(step, Math.max(0, dueAt(upcoming) - monotonicMs()));
+    };
+    step();
   }
 
   get lastTimeMs(): number {
@@ -73,6 +78,6 @@ export class ReplaySource implements FrameSource {
   }
 
   stop(): void {
-    for (const timer of this.#timers) clearTimeout(timer);
+    clearTimeout(this.#timer);
   }
 }
