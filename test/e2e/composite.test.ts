@@ -361,4 +361,45 @@ describe('several broadcasters: a playlist per broadcaster', { skip, timeout: 18
       assert.ok(own > 100 * foreign, `${colour}: own tone ${own}, the other's ${foreign}`);
     }
   });
+
+  test('with a layout too: the composite shows both, and each broadcaster is decoded once for all three playlists', async () => {
+    const created = await callApi(env.server.url, 'ImageFlux_20200316.CreateMultistreamChannelWithHLS', {
+      hls: [{ ...variant, video: { ...variant.video, width: 320, height: 240, bps: 400_000 } }],
+      layout: 'grid',
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    const { channel_id: both = '', playlist_url: composite = '' } = created.json as Record<string, string>;
+    assert.notEqual(composite, '', 'a layout brings the composite playlist_url');
+    for (const source of [red, blue]) {
+      const page = await env.client();
+      await connectPublisher(page, env.signalingUrl(), both, 'sendonly', source);
+    }
+    const media = await eventually('the composite playlist', 30_000, () => mediaPlaylistUrl(composite));
+    await segmentWhere(media, -1, 'red and blue side by side', async (s) => {
+      const picture = await lastPicture(s, 160, 120);
+      return isColour(picture.at(40, 60), 'red') && isColour(picture.at(120, 60), 'blue');
+    });
+    const listed = await eventually('two own playlists', 30_000, async () => {
+      const answer = await callApi(env.server.url, 'ImageFlux_20200207.ListPlaylistURLs', {
+        channel_id: both,
+      });
+      const { hls } = answer.json as { hls: unknown[] };
+      return hls.length === 2 ? hls : undefined;
+    });
+    assert.equal(listed.length, 2);
+    const described = await callApi(env.server.url, 'Nagare_20261124.DescribeChannel', { channel_id: both });
+    const publishers = (
+      described.json as {
+        media: { publishers: Record<string, { decoder: { starts: number }; playlist?: unknown }> };
+      }
+    ).media.publishers;
+    const entries = Object.values(publishers);
+    assert.equal(entries.length, 2, 'one decoder per broadcaster');
+    for (const entry of entries) {
+      assert.equal(entry.decoder.starts, 1, 'decoded once, from its first keyframe');
+      assert.ok(entry.playlist !== undefined, 'and feeding its own playlist');
+    }
+    const decoders = env.server.server.media.pipeline(both)?.decoderPids() ?? [];
+    assert.equal(new Set(decoders).size, 2, 'two decoder processes for three playlists');
+  });
 });
