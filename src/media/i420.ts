@@ -108,6 +108,10 @@ function scalePlane(
     }
     return;
   }
+  if (width * 2 === sourceWidth && height * 2 === sourceHeight) {
+    halvePlane(source, sourceWidth, target, targetStride, rect);
+    return;
+  }
   const columns = columnTable(sourceWidth, width);
   for (let row = 0; row < height; row++) {
     const firstRow = Math.min(sourceHeight - 1, Math.floor((row * sourceHeight) / height));
@@ -128,6 +132,34 @@ function scalePlane(
       for (let column = start; column < end; column++) sum += sums[column] ?? 0;
       const count = rows * (end - start);
       target[out + i] = (sum + (count >> 1)) / count;
+    }
+  }
+}
+
+/** The common case of a 2×2 grid or two side by side: each output sample the rounded mean of a 2×2 block. */
+function halvePlane(
+  source: Uint8Array,
+  sourceWidth: number,
+  target: Uint8Array,
+  targetStride: number,
+  rect: Rect,
+): void {
+  const { x, y, width, height } = rect;
+  for (let row = 0; row < height; row++) {
+    let top = 2 * row * sourceWidth;
+    let bottom = top + sourceWidth;
+    let out = (y + row) * targetStride + x;
+    for (let i = 0; i < width; i++) {
+      target[out] =
+        ((source[top] ?? 0) +
+          (source[top + 1] ?? 0) +
+          (source[bottom] ?? 0) +
+          (source[bottom + 1] ?? 0) +
+          2) >>
+        2;
+      top += 2;
+      bottom += 2;
+      out += 1;
     }
   }
 }
