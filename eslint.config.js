@@ -20,7 +20,16 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'test-results/**', '.scratch/**', 'eslint.config.js'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'data/**',
+      'test-results/**',
+      '.scratch/**',
+      'web/dist/**',
+      'eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

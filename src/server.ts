@@ -17,6 +17,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { IngestManager } from './ingest/ingest-manager.ts';
 import { MediaManager } from './media/media-manager.ts';
+import { WebPages } from './http/web-pages.ts';
 import { HlsOrigin } from './origin/hls-origin.ts';
 import { Sfu } from './sfu/sfu.ts';
 import { closeCodes } from './signaling/close-codes.ts';
@@ -60,6 +61,7 @@ export class NagareServer {
   readonly #signalingOptions: Omit<SignalingOptions, 'iceServers'>;
   #sfu: Sfu | undefined;
   #ingest: IngestManager | undefined;
+  readonly #web = new WebPages();
   #media: MediaManager | undefined;
   #signaling: SignalingServer | undefined;
   #store: ChannelStore | undefined;
@@ -221,6 +223,9 @@ export class NagareServer {
     try {
       const path = requestPath(req);
       if (await origin.handle(req, res, path, requestQuery(req))) return;
+      // A browser asking for a page: anything but an API call (which names its action).
+      const browsing = req.headers['x-sora-target'] === undefined;
+      if (browsing && (await this.#web.handle(req.method, path, res))) return;
       if (path === '/') {
         await api.handle(req, res, requestId);
       } else if (path === '/healthz') {
