@@ -36,6 +36,7 @@ export interface ChannelMedia {
   setLayout(channelId: string, layout: Layout): void;
   /** Publishers' own playlists that can be played now. */
   publisherPlaylists(channelId: string): { connectionId: string; playlistId: string }[];
+  traffic(channelId: string): { hlsBytes: number; viewers: number; liveEdgeMs: number | undefined };
 }
 
 export type Action = (ctx: ActionContext) => unknown;
@@ -145,8 +146,16 @@ export const actions: Readonly<Record<string, Action>> = {
 
   'Nagare_20261124.DescribeChannel': ({ owner, body, urls, registry, sfu, media }) => {
     const view = registry.get(owner, readChannelId(body));
-    const described = describeChannel(view, urls, media.pipeline(view.record.channelId)?.stats());
-    described['connections'] = sfu.listConnections(view.record.channelId).length;
+    const { channelId } = view.record;
+    const described = describeChannel(view, urls, media.pipeline(channelId)?.stats());
+    described['connections'] = sfu.listConnections(channelId).length;
+    const traffic = media.traffic(channelId);
+    described['traffic'] = {
+      ingest_bytes: sfu.ingestBytes(channelId),
+      hls_bytes: traffic.hlsBytes,
+      viewers: traffic.viewers,
+      live_edge_ms: traffic.liveEdgeMs ?? null,
+    };
     return described;
   },
 

@@ -130,6 +130,12 @@ export class ChannelPipeline {
     return { ...(this.composite?.stats() ?? {}), publishers };
   }
 
+  /** Every playlist of the channel now: the composite and the publishers' own. */
+  outputs(): HlsOutput[] {
+    const own = [...this.#publishers.values()].flatMap((p) => (p.output === undefined ? [] : [p.output]));
+    return this.composite === undefined ? own : [this.composite, ...own];
+  }
+
   /** Kills the composite's encoder (supervision tests). */
   killEncoder(): void {
     this.composite?.killEncoder();

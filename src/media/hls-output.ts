@@ -13,6 +13,7 @@ import { ChannelEncoder } from './channel-encoder.ts';
 import type { Canvas } from './media-args.ts';
 import { Mixer, type Composition, type SourceInfo } from './mixer.ts';
 import type { DecoderSink } from './publisher-decoder.ts';
+import { Audience } from '../origin/audience.ts';
 
 export interface MediaOptions {
   ffmpegPath: string;
@@ -61,6 +62,8 @@ export interface HlsStream {
   readonly runId: string;
   readonly variants: readonly HlsVariant[];
   readonly packagers: readonly VariantPackager[];
+  /** Bytes served and viewers, counted by the origin. */
+  readonly audience: Audience;
 }
 
 export interface HlsOutputOptions {
@@ -81,6 +84,7 @@ export class HlsOutput implements HlsStream {
   readonly variants: readonly HlsVariant[];
   readonly packagers: readonly VariantPackager[];
   readonly canvas: Canvas;
+  readonly audience = new Audience();
   readonly #mixer: Mixer;
   readonly #encoder: ChannelEncoder;
   readonly #log: Logger;
@@ -155,6 +159,18 @@ export class HlsOutput implements HlsStream {
 
   setLayout(layout: Layout): void {
     this.#mixer.setLayout(layout);
+  }
+
+  /**
+   * How far the newest listed media is behind real time, ms: its end, as EXT-X-PROGRAM-DATE-TIME places it,
+   * against now. Undefined before the first part.
+   */
+  liveEdgeMs(nowMs = Date.now()): number | undefined {
+    const segment = this.packagers[0]?.segments.at(-1);
+    if (segment?.programDateTime === undefined) return undefined;
+    let duration = 0;
+    for (const part of segment.parts) duration += part.durationSeconds;
+    return Math.round(nowMs - (segment.programDateTime.getTime() + duration * 1000));
   }
 
   /** Every variant has a part: the playlist can be played. */

@@ -66,6 +66,21 @@ export class MediaManager {
     return this.#pipelines.get(channelId)?.publisherPlaylists() ?? [];
   }
 
+  /**
+   * Bytes served and viewers now, over every playlist of the channel; how far its newest media is behind real
+   * time (the composite's, else a publisher's own playlist's).
+   */
+  traffic(channelId: string): { hlsBytes: number; viewers: number; liveEdgeMs: number | undefined } {
+    const outputs = this.#pipelines.get(channelId)?.outputs() ?? [];
+    let hlsBytes = 0;
+    let viewers = 0;
+    for (const output of outputs) {
+      hlsBytes += output.audience.bytes;
+      viewers += output.audience.viewers();
+    }
+    return { hlsBytes, viewers, liveEdgeMs: outputs[0]?.liveEdgeMs() };
+  }
+
   eventStats(): { sent: number; failed: number } {
     return this.#events.stats();
   }

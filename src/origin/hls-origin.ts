@@ -108,6 +108,11 @@ export class HlsOrigin {
     res.once('close', () => {
       abort.abort();
     });
+    res.once('finish', () => {
+      if (res.statusCode !== 200 || req.method !== 'GET') return;
+      const viewer = `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''}`;
+      stream.audience.served(Number(res.getHeader('Content-Length') ?? 0), viewer);
+    });
     this.#waiting += 1;
     try {
       await this.#serve(resource, stream, search, res, abort.signal);

@@ -72,6 +72,15 @@ export class Sfu {
     return total;
   }
 
+  /** RTP payload bytes received from the channel's publishers connected now. */
+  ingestBytes(channelId: string): number {
+    let bytes = 0;
+    for (const participant of this.#rooms.get(channelId)?.participants() ?? []) {
+      for (const track of participant.publishedTracks) bytes += track.stats().bytes;
+    }
+    return bytes;
+  }
+
   listConnections(channelId: string): ConnectionListing[] {
     const room = this.#rooms.get(channelId);
     if (room === undefined) return [];

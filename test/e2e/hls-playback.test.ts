@@ -137,8 +137,16 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
       state: string;
       connections: number;
       media?: { encoder: { restarts: number }; packagers: { parts: number }[] };
+      traffic: { ingest_bytes: number; hls_bytes: number; viewers: number; live_edge_ms: number | null };
     };
     assert.equal(record.state, 'live');
+    // The hls.js page of the first test is still playing; the earlier tests' fetch and ffmpeg read within the last
+    // ten seconds too, and each is a viewer (address + user agent): one to three. Bytes served; media came in.
+    assert.ok(record.traffic.viewers >= 1 && record.traffic.viewers <= 3, JSON.stringify(record.traffic));
+    assert.ok(record.traffic.hls_bytes > 100_000, JSON.stringify(record.traffic));
+    assert.ok(record.traffic.ingest_bytes > 100_000, JSON.stringify(record.traffic));
+    const edge = record.traffic.live_edge_ms;
+    assert.ok(edge !== null && edge >= 0 && edge < 5000, `live edge ${edge} ms behind`);
     assert.equal(record.connections, 1);
     assert.equal(record.media?.encoder.restarts, 0);
     assert.ok((record.media.packagers[0]?.parts ?? 0) > 4, JSON.stringify(record.media));

@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { Fmp4Splitter, type FragmentInfo, type InitInfo } from '../../src/hls/format/fmp4-reader.ts';
 import { VariantPackager } from '../../src/hls/variant-packager.ts';
 import type { HlsStream } from '../../src/media/hls-output.ts';
+import { Audience } from '../../src/origin/audience.ts';
 import { HlsOrigin } from '../../src/origin/hls-origin.ts';
 
 const run = promisify(execFile);
@@ -124,6 +125,7 @@ export async function startOrigin(stream: Stream, windowSegments: number): Promi
       },
     ],
     packagers: [packager],
+    audience: new Audience(),
   };
   const origin = new HlsOrigin({ streamFor: (id) => (id === playlistId ? hlsStream : undefined) });
   const crashes: unknown[] = [];

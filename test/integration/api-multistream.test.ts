@@ -85,6 +85,7 @@ describe('CreateMultistreamChannel', () => {
       auth_webhook_url: 'https://auth.example.com/hook',
       event_webhook_url: 'http://events.example.com/events',
       connections: 0,
+      traffic: { ingest_bytes: 0, hls_bytes: 0, viewers: 0, live_edge_ms: null },
     });
   });
 
@@ -123,6 +124,7 @@ describe('CreateMultistreamChannelWithHLS', () => {
       environment: 3,
       event_webhook_url: 'https://events.example.com/e',
       connections: 0,
+      traffic: { ingest_bytes: 0, hls_bytes: 0, viewers: 0, live_edge_ms: null },
     });
   });
 

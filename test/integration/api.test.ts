@@ -113,6 +113,7 @@ describe('successful actions', () => {
       auth_webhook_url: 'https://auth.example.com/hook',
       event_webhook_url: 'http://events.example.com/nagare/events',
       connections: 0,
+      traffic: { ingest_bytes: 0, hls_bytes: 0, viewers: 0, live_edge_ms: null },
     });
   });
 

@@ -1,0 +1,31 @@
+/** The origin's audience counter: bytes add up; a viewer counts for ten seconds after its last request. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Audience } from '../../src/origin/audience.ts';
+
+test('bytes add up over every request', () => {
+  const audience = new Audience();
+  audience.served(100, 'a', 0);
+  audience.served(250, 'b', 1);
+  audience.served(50, 'a', 2);
+  assert.equal(audience.bytes, 400);
+});
+
+test('a viewer counts from its last request for ten seconds, then not', () => {
+  const audience = new Audience();
+  audience.served(1, '10.0.0.1 hls.js', 0);
+  audience.served(1, '10.0.0.2 Safari', 4000);
+  audience.served(1, '10.0.0.1 hls.js', 8000);
+  assert.equal(audience.viewers(9000), 2);
+  assert.equal(audience.viewers(14_000), 2, 'both seen within the last 10 s');
+  assert.equal(audience.viewers(14_001), 1, 'the Safari viewer went quiet at 4 s');
+  assert.equal(audience.viewers(18_001), 0);
+});
+
+test('many distinct viewers are counted, and forgotten once quiet', () => {
+  const audience = new Audience();
+  for (let i = 0; i < 5000; i++) audience.served(1, `viewer-${i}`, i);
+  assert.equal(audience.viewers(5000), 5000);
+  assert.equal(audience.viewers(12_000), 3000, 'those last seen before 2 s are gone');
+  assert.equal(audience.viewers(100_000), 0);
+});
