@@ -183,3 +183,105 @@ export function requireToken(container: HTMLElement, onToken: (token: string) =>
     },
   };
 }
+
+/**
+ * Why a signaling WebSocket was closed, for a person: README "Broadcasting", the close codes. `undefined` for an
+ * orderly end that needs no explanation (the page's own disconnect).
+ */
+export function explainSignalingClose(
+  code: number | undefined,
+  reason: string | undefined,
+): string | undefined {
+  const because = reason === undefined || reason === '' ? '' : ` (${reason})`;
+  switch (code) {
+    case 1000:
+      if (reason === 'CHANNEL-DELETED') return 'The channel was deleted.';
+      if (reason === 'DISCONNECTED-BY-API') return 'Disconnected through the API (DisconnectConnection).';
+      if (reason === 'SHUTDOWN') return 'The server is shutting down.';
+      return undefined;
+    case 4401:
+      return `The channel's auth webhook refused the connection${because}.`;
+    case 4404:
+      return 'The channel does not exist or was deleted: check the channel_id, or create a channel.';
+    case 4408:
+      return `The server gave up waiting${because}.`;
+    case 4415:
+      return 'The server does not take this video codec: choose H264, VP8 or VP9.';
+    case 4429:
+      return 'Too many signaling messages: the server closed the connection.';
+    case 4490:
+    case 4503:
+      return `The server could not go on${because}; its log says more.`;
+    case undefined:
+      return undefined;
+    default:
+      return `The connection to the server ended (code ${code}${reason === undefined || reason === '' ? '' : `, ${reason}`}).`;
+  }
+}
+
+/**
+ * What a person should read when sora-js-sdk's `connect()` failed. The SDK's ConnectError (not exported) carries
+ * the WebSocket close code in `.code` and its reason in `.reason`.
+ */
+export function explainConnectFailure(error: unknown): string {
+  if (error instanceof Error && 'code' in error && typeof error.code === 'number') {
+    const reason = 'reason' in error && typeof error.reason === 'string' ? error.reason : undefined;
+    if (error.code === 1006) return 'The signaling URL could not be reached: check sora_url.';
+    return (
+      explainSignalingClose(error.code, reason) ??
+      `The server closed the connection (${reason ?? 'no reason'}).`
+    );
+  }
+  if (error instanceof Error && /connection timeout/i.test(error.message)) {
+    return 'The media connection did not come up within a minute: a firewall may block UDP (see --ice-servers).';
+  }
+  return explain(error);
+}
+
+/** What a person should read when a live connection ended (sora-js-sdk's `disconnect` event). */
+export function explainDisconnect(event: {
+  type: string;
+  title: string;
+  code?: number;
+  reason?: string;
+}): string {
+  const known = explainSignalingClose(event.code, event.reason);
+  if (known !== undefined) return known;
+  if (event.title === 'DISCONNECT') return 'Disconnected.';
+  if (event.type === 'normal') return 'The server ended the connection.';
+  if (event.title.startsWith('ICE-') || event.title === 'CONNECTION-STATE-FAILED') {
+    return `The media connection was lost (${event.title}). Check the network, then go again.`;
+  }
+  return `The connection ended unexpectedly (${event.title}).`;
+}
+
+/** sora-js-sdk's `disconnect` event (SoraCloseEvent): `type` is `normal` or `abend`. */
+export interface SoraCloseEventLike {
+  readonly type: string;
+  readonly title: string;
+  readonly code?: number;
+  readonly reason?: string;
+}
+
+/** sora-js-sdk's `notify` message, the fields the pages read. */
+export interface SoraNotify {
+  readonly event_type: string;
+  readonly connection_id?: string;
+  readonly channel_connections?: number;
+}
+
+/**
+ * The part of sora-js-sdk's ConnectionPublisher the pages use. The SDK's .d.ts files import one another without
+ * file extensions, which TypeScript's nodenext resolution (this project's) does not follow, so the SDK's classes
+ * type as `any`; this says what we rely on instead. Cast `Sora.connection(url).sendonly(…)` to it.
+ */
+export interface SoraPublisher {
+  readonly pc: RTCPeerConnection | null;
+  readonly connectionId: string | null;
+  on(kind: 'disconnect', callback: (event: SoraCloseEventLike) => void): void;
+  on(kind: 'track', callback: (event: RTCTrackEvent) => void): void;
+  on(kind: 'removetrack', callback: (event: MediaStreamTrackEvent) => void): void;
+  on(kind: 'notify', callback: (event: SoraNotify) => void): void;
+  connect(stream: MediaStream): Promise<MediaStream>;
+  disconnect(): Promise<void>;
+}
