@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { e2eSkipReason } from './harness/chromium.ts';
 import { useE2eEnvironment } from './harness/e2e-environment.ts';
 import { screenshots } from './harness/screenshots.ts';
+import { createChannel, testToken } from '../helpers/server.ts';
 
 const skip = e2eSkipReason();
 
@@ -57,5 +58,32 @@ describe('the home page', { skip, timeout: 60_000 }, () => {
     const css = await fetch(`${env.server.url}/assets/style.css`);
     assert.equal(css.status, 200);
     assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
+  });
+
+  test('every page: each control has an accessible name, and nothing scrolls sideways on a phone', async () => {
+    await createChannel(env.server.url);
+    for (const path of ['/', '/broadcast', '/watch', '/room', '/admin']) {
+      const page = await env.browser.newPage();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.addInitScript(`localStorage.setItem('nagare.apiToken', ${JSON.stringify(testToken)})`);
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${env.server.url}${path}`);
+      await page.waitForLoadState('networkidle');
+      const report = await page.evaluate<{ unnamed: string[]; scrollWidth: number }>(`(() => {
+          const unnamed = [];
+          for (const el of document.querySelectorAll('input, select, textarea, button')) {
+            if (el.type === 'hidden' || el.closest('[hidden]')) continue;
+            const named = (el.labels && el.labels.length > 0) || el.getAttribute('aria-label') ||
+              el.getAttribute('aria-labelledby') || (el.tagName === 'BUTTON' && el.textContent.trim() !== '');
+            if (!named) unnamed.push(el.outerHTML.slice(0, 120));
+          }
+          return { unnamed, scrollWidth: document.documentElement.scrollWidth };
+        })()`);
+      assert.deepEqual(report.unnamed, [], `${path}: controls without a name`);
+      assert.ok(report.scrollWidth <= 390, `${path}: ${report.scrollWidth} px wide on a 390 px screen`);
+      assert.deepEqual(errors, [], `${path}: page errors`);
+      await page.close();
+    }
   });
 });
