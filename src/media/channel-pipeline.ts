@@ -61,6 +61,8 @@ export class ChannelPipeline {
   readonly #events: ChannelPipelineEvents;
   readonly #canvas: Canvas;
   #offFeed: (() => void) | undefined;
+  /** Publishers that left, their decoder and playlist still stopping. */
+  readonly #ending = new Set<Promise<void>>();
   #closed = false;
 
   constructor(
@@ -155,7 +157,8 @@ export class ChannelPipeline {
     this.#offFeed?.();
     const publishers = [...this.#publishers.values()];
     this.#publishers.clear();
-    await Promise.all(publishers.map((publisher) => this.#endPublisher(publisher)));
+    // Publishers that left earlier may still be stopping their decoder: wait for them too.
+    await Promise.all([...publishers.map((publisher) => this.#endPublisher(publisher)), ...this.#ending]);
     if (this.composite !== undefined) {
       await this.composite.close();
       this.#events.outputEnded(this.composite);
@@ -203,7 +206,9 @@ export class ChannelPipeline {
     feed.onClose(() => {
       if (this.#publishers.get(connectionId) !== publisher) return;
       this.#publishers.delete(connectionId);
-      void this.#endPublisher(publisher);
+      const ending = this.#endPublisher(publisher);
+      this.#ending.add(ending);
+      void ending.then(() => this.#ending.delete(ending));
     });
   }
 

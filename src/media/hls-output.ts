@@ -13,7 +13,7 @@ import { ChannelEncoder } from './channel-encoder.ts';
 import type { Canvas } from './media-args.ts';
 import { Mixer, type Composition, type SourceInfo } from './mixer.ts';
 import type { DecoderSink } from './publisher-decoder.ts';
-import { Audience } from '../origin/audience.ts';
+import { Audience } from '../lib/audience.ts';
 
 export interface MediaOptions {
   ffmpegPath: string;
@@ -91,7 +91,7 @@ export class HlsOutput implements HlsStream {
   #splitters: Fmp4Splitter[] = [];
   #generation = 0;
   #generationStart = 0;
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: HlsOutputOptions) {
     const { variants, media, log } = options;
@@ -212,10 +212,13 @@ export class HlsOutput implements HlsStream {
     return this.#encoder.pid;
   }
 
-  /** Ends the playlist (EXT-X-ENDLIST) and stops the encoder. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  /** Ends the playlist (EXT-X-ENDLIST) and stops the encoder. Idempotent: every call resolves when it is done. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#mixer.close();
     await this.#encoder.close();
     for (const packager of this.packagers) packager.end();

@@ -49,7 +49,7 @@ export interface MixerStats {
   lateTicksSkipped: number;
   videoFramesDropped: number;
   audioSamplesDropped: number;
-  /** Sources in the picture at the last tick. */
+  /** Tiles of the layout at the last tick, placeholders included (0 for a publisher's own playlist). */
   tiles: number;
   /** The largest delay given to a source's sound to follow its late decoder, ms. */
   maxAudioDelayMs: number;
@@ -64,6 +64,8 @@ export interface SourceInfo {
   clientId?: string | undefined;
 }
 
+/** Pictures a source may have waiting (3 s at 30 fps); older ones are dropped, counted. */
+const maxQueuedPictures = 90;
 /** The most a source's sound is delayed to follow a late decoder: 1 s. */
 const maxAudioDelaySamples = sampleRate;
 /** 5 ms: how much of a source's delay is given back per chunk once it is on time. */
@@ -85,12 +87,12 @@ class MixerSource implements DecoderSink {
    * sound delayed rather than lost, as its pictures are shown late rather than not at all. Grows at once to the
    * lateness seen, shrinks by at most 5 ms per chunk once the decoder is on time again.
    */
-  audioDelay = 0;
-  maxAudioDelay = 0;
+  audioDelaySamples = 0;
+  maxAudioDelaySamples = 0;
   /** Lateness (samples) of recent chunks, newest last. */
   readonly #recentLateness: number[] = [];
   readonly #readPosition: () => number;
-  #queuedEnd = Number.NEGATIVE_INFINITY;
+  #queuedEndSample = Number.NEGATIVE_INFINITY;
 
   constructor(info: SourceInfo, joinedAt: number, readPosition: () => number) {
     this.#readPosition = readPosition;
@@ -103,7 +105,7 @@ class MixerSource implements DecoderSink {
     // A picture whose tick has passed: the decoder is behind the mixer's delay (shown late, counted).
     if ((frame.timeMs / 1000) * sampleRate < this.#readPosition()) this.latePictures += 1;
     this.pictures.push(frame);
-    if (this.pictures.length > 90) {
+    if (this.pictures.length > maxQueuedPictures) {
       this.pictures.shift();
       this.droppedVideo += 1;
     }
@@ -115,17 +117,17 @@ class MixerSource implements DecoderSink {
     this.#recentLateness.push(Math.max(0, this.#readPosition() - chunk.firstSample));
     if (this.#recentLateness.length > 50) this.#recentLateness.shift();
     const wanted = Math.min(maxAudioDelaySamples, Math.max(...this.#recentLateness));
-    if (wanted > this.audioDelay) this.audioDelay = wanted;
-    else this.audioDelay -= Math.min(this.audioDelay - wanted, shrinkStepSamples);
-    this.maxAudioDelay = Math.max(this.maxAudioDelay, this.audioDelay);
+    if (wanted > this.audioDelaySamples) this.audioDelaySamples = wanted;
+    else this.audioDelaySamples -= Math.min(this.audioDelaySamples - wanted, shrinkStepSamples);
+    this.maxAudioDelaySamples = Math.max(this.maxAudioDelaySamples, this.audioDelaySamples);
     // Never before what is queued already (a shrinking delay would overlap) nor before what was played.
-    const notBefore = Math.max(this.#queuedEnd, this.#readPosition());
-    const shifted = chunk.firstSample + this.audioDelay;
+    const notBefore = Math.max(this.#queuedEndSample, this.#readPosition());
+    const shifted = chunk.firstSample + this.audioDelaySamples;
     const skip = Math.min(frames, Math.max(0, notBefore - shifted));
     this.droppedAudio += skip;
     if (skip === frames) return;
     const firstSample = shifted + skip;
-    this.#queuedEnd = shifted + frames;
+    this.#queuedEndSample = shifted + frames;
     this.audioChunks.push(
       firstSample === chunk.firstSample
         ? chunk
@@ -221,7 +223,7 @@ export class Mixer {
     this.#stats.latePictures += source.latePictures;
     this.#stats.maxAudioDelayMs = Math.max(
       this.#stats.maxAudioDelayMs,
-      (source.maxAudioDelay * 1000) / sampleRate,
+      (source.maxAudioDelaySamples * 1000) / sampleRate,
     );
     this.#sources.delete(connectionId);
   }
@@ -245,7 +247,7 @@ export class Mixer {
       videoDropped += source.droppedVideo;
       audioDropped += source.droppedAudio;
       latePictures += source.latePictures;
-      maxAudioDelayMs = Math.max(maxAudioDelayMs, (source.maxAudioDelay * 1000) / sampleRate);
+      maxAudioDelayMs = Math.max(maxAudioDelayMs, (source.maxAudioDelaySamples * 1000) / sampleRate);
     }
     return {
       ...this.#stats,

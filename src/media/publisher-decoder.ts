@@ -75,6 +75,8 @@ export class PublisherDecoder {
     lastExit: undefined,
   };
   #process: FfmpegProcess | undefined;
+  /** Processes replaced (audio only → with video) and still stopping; close() waits for them. */
+  readonly #stopping = new Set<Promise<FfmpegExit>>();
   #withVideo = false;
   #firstAudioAt: number | undefined;
   #dropping = false;
@@ -109,7 +111,7 @@ export class PublisherDecoder {
     this.#closed = true;
     this.#unsubscribe?.();
     clearTimeout(this.#restartTimer);
-    await this.#process?.stop();
+    await Promise.all([this.#process?.stop(), ...this.#stopping]);
     this.#process = undefined;
   }
 
@@ -118,7 +120,9 @@ export class PublisherDecoder {
     const videoKeyframe = frame.kind === 'video' && frame.keyframe;
     if (this.#process !== undefined && !this.#withVideo && videoKeyframe) {
       // Video came to a publisher decoded as audio only: start again with both.
-      void this.#process.stop();
+      const stopping = this.#process.stop();
+      this.#stopping.add(stopping);
+      void stopping.then(() => this.#stopping.delete(stopping));
       this.#process = undefined;
     }
     if (this.#process === undefined) {
@@ -210,7 +214,8 @@ export class PublisherDecoder {
 
   #readAudio(process: FfmpegProcess, startSeconds: number): void {
     const { sink } = this.#options;
-    let next = Math.round(startSeconds * sampleRate);
+    const firstSample = Math.round(startSeconds * sampleRate);
+    let next = firstSample;
     let carry: Buffer | undefined;
     const frameBytes = 2 * audioChannels;
     process.stream(3)?.on('data', (chunk: Buffer) => {
@@ -218,7 +223,8 @@ export class PublisherDecoder {
       const usable = bytes.length - (bytes.length % frameBytes);
       carry = usable < bytes.length ? bytes.subarray(usable) : undefined;
       if (usable === 0) return;
-      if (!this.#withVideo && this.#stats.audioSamplesOut === 0) this.#backoff.reset();
+      // An audio-only decoder that produces sound is well: its next crash restarts it quickly again.
+      if (!this.#withVideo && next === firstSample) this.#backoff.reset();
       const copy = new Int16Array(usable / 2);
       new Uint8Array(copy.buffer).set(bytes.subarray(0, usable));
       sink.audio({ firstSample: next, samples: copy });

@@ -1,9 +1,10 @@
 /**
- * Serves a channel's HLS: the multivariant playlist, LL-HLS media playlists with blocking reload and delta updates
+ * Serves a playlist's HLS: the multivariant playlist, LL-HLS media playlists with blocking reload and delta updates
  * (RFC 8216bis §6.2.5), init segments, segments and parts (a request for the next part waits for it, as its
- * preload hint invites). Playlists are cached briefly, media for a year (their URIs never repeat: each run of a
- * channel has its own). CORS is open so players on any origin can play. Unknown paths, not-yet-live and ended
- * channels answer the same 404.
+ * preload hint invites), and their MPEG-TS twins. Playlists are cached briefly, media for a year (their URIs never
+ * repeat: each run of a playlist has its own). CORS is open so players on any origin can play. An ended playlist
+ * stays readable, with EXT-X-ENDLIST, for a minute. Unknown paths, playlists not yet live or long gone, and one
+ * that ended before it had anything answer the same 404.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HlsStream } from '../media/hls-output.ts';
@@ -177,6 +178,10 @@ export class HlsOrigin {
         unavailable(res, 'stream starting, retry');
         return;
       }
+      if (packager.lastPart === undefined) {
+        notFound(res);
+        return;
+      }
     }
     send(res, 200, playlistType, renderMultivariantFor(stream, format), 'public, max-age=1');
   }
@@ -216,6 +221,11 @@ export class HlsOrigin {
         return;
       }
     }
+    // Ended before its first part: there is nothing to list.
+    if (packager.lastPart === undefined) {
+      notFound(res);
+      return;
+    }
     send(res, 200, playlistType, renderMediaFor(stream, index, query.skip), 'public, max-age=1');
   }
 
@@ -254,8 +264,9 @@ export class HlsOrigin {
     const hasSegment = (): boolean => packager.segments.some((segment) => segment.complete);
     const result = await waitFor(packager, hasSegment, 3 * packager.targetDurationSeconds * 1000, signal);
     if (result === 'aborted') return;
-    if (result === 'timeout' || !hasSegment()) {
-      unavailable(res, 'stream starting, retry');
+    if (!hasSegment()) {
+      if (packager.ended) notFound(res);
+      else unavailable(res, 'stream starting, retry');
       return;
     }
     send(res, 200, playlistType, renderTsMediaFor(stream, index), 'public, max-age=1');

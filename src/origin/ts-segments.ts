@@ -1,7 +1,8 @@
 /**
  * MPEG-TS twins of the CMAF segments, for players without fMP4: remuxed (no transcoding) on first request and
  * kept as long as the segment itself is (a WeakMap on its bytes, which the packager drops when the segment leaves
- * the window). A segment that cannot be remuxed answers 404 and is logged by the caller's counters.
+ * the window). A segment that cannot be remuxed is remembered as such (answered 404 without trying again) and
+ * counted in `failures`.
  */
 import { ParseError } from '../rtp/parse-error.ts';
 import { remuxSegmentToTs, tsConfigFromInit, type TsRemuxConfig } from '../hls/format/mpegts.ts';
@@ -11,7 +12,8 @@ const offsetSeconds = 10;
 
 export class TsSegments {
   readonly #configs = new WeakMap<Uint8Array, TsRemuxConfig>();
-  readonly #segments = new WeakMap<Uint8Array, Uint8Array>();
+  /** TS bytes, or null for a segment that could not be remuxed. */
+  readonly #segments = new WeakMap<Uint8Array, Uint8Array | null>();
   #failures = 0;
 
   get failures(): number {
@@ -21,7 +23,7 @@ export class TsSegments {
   /** The segment (its CMAF bytes, and its init's) as MPEG-TS; undefined when it cannot be read. */
   get(init: Uint8Array, segment: Uint8Array): Uint8Array | undefined {
     const cached = this.#segments.get(segment);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return cached ?? undefined;
     try {
       let config = this.#configs.get(init);
       if (config === undefined) {
@@ -34,6 +36,7 @@ export class TsSegments {
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
       this.#failures += 1;
+      this.#segments.set(segment, null);
       return undefined;
     }
   }

@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { Fmp4Splitter, type FragmentInfo, type InitInfo } from '../../src/hls/format/fmp4-reader.ts';
 import { VariantPackager } from '../../src/hls/variant-packager.ts';
 import type { HlsStream } from '../../src/media/hls-output.ts';
-import { Audience } from '../../src/origin/audience.ts';
+import { Audience } from '../../src/lib/audience.ts';
 import { HlsOrigin } from '../../src/origin/hls-origin.ts';
 
 const run = promisify(execFile);

@@ -98,4 +98,19 @@ describe('MPEG-TS playlists and segments', () => {
     assert.equal(answer.status, 200);
     assert.equal(answer.body[0], 0x47);
   });
+
+  test('a playlist that ended before its first part answers 404, not an empty or broken playlist', async () => {
+    const origin = await suite.serve();
+    origin.packager.end();
+    for (const path of [
+      `${origin.root}index.m3u8`,
+      `${origin.root}ts.m3u8`,
+      `${origin.media}index.m3u8`,
+      `${origin.media}index.m3u8?_HLS_msn=0&_HLS_part=0`,
+      `${origin.media}ts.m3u8`,
+    ]) {
+      const answer = await request(origin.port, path);
+      assert.equal(answer.status, 404, `${path}: ${answer.text}`);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 /** The origin's audience counter: bytes add up; a viewer counts for ten seconds after its last request. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Audience } from '../../src/origin/audience.ts';
+import { Audience } from '../../src/lib/audience.ts';
 
 test('bytes add up over every request', () => {
   const audience = new Audience();
@@ -28,4 +28,15 @@ test('many distinct viewers are counted, and forgotten once quiet', () => {
   assert.equal(audience.viewers(5000), 5000);
   assert.equal(audience.viewers(12_000), 3000, 'those last seen before 2 s are gone');
   assert.equal(audience.viewers(100_000), 0);
+});
+
+test('bounded whatever clients send: long user agents are cut, and at most 10 000 viewers are kept', () => {
+  const audience = new Audience();
+  const longAgent = 'x'.repeat(16_000);
+  for (let i = 0; i < 20_000; i++) audience.served(1, `10.0.${i >> 8}.${i & 255} ${longAgent}${i}`, 0);
+  // Cut to 200 characters, every key is the same address prefix + agent: fewer distinct viewers than requests.
+  assert.ok(audience.viewers(0) <= 10_000);
+  for (let i = 0; i < 20_000; i++) audience.served(1, `viewer-${i}`, 1);
+  assert.equal(audience.viewers(1), 10_000);
+  assert.equal(audience.viewers(20_000), 0, 'all gone once quiet');
 });

@@ -1,12 +1,16 @@
 /**
  * Who watches a playlist: bytes served and the number of distinct viewers (client address and user agent) that
- * fetched anything of it in the last ten seconds. Bounded: one entry per viewer seen in the window.
+ * fetched anything of it in the last ten seconds. Bounded whatever clients send: a viewer's key is at most 200
+ * characters, entries older than the window are dropped as new ones come, and at most 10 000 are kept (more
+ * viewers than that in ten seconds are counted as 10 000).
  */
 const windowMs = 10_000;
-const maxTracked = 100_000;
+const maxTracked = 10_000;
+const maxKeyLength = 200;
 
 export class Audience {
   #bytes = 0;
+  /** Viewer key → last request time, ordered by that time (oldest first). */
   readonly #lastSeen = new Map<string, number>();
 
   get bytes(): number {
@@ -15,12 +19,10 @@ export class Audience {
 
   served(bytes: number, viewer: string, nowMs = Date.now()): void {
     this.#bytes += bytes;
-    if (this.#lastSeen.size >= maxTracked && !this.#lastSeen.has(viewer)) this.#forgetOld(nowMs);
-    if (this.#lastSeen.size < maxTracked) {
-      // Re-inserted so the map stays ordered by last sight, oldest first.
-      this.#lastSeen.delete(viewer);
-      this.#lastSeen.set(viewer, nowMs);
-    }
+    this.#forgetOld(nowMs);
+    const key = viewer.slice(0, maxKeyLength);
+    const known = this.#lastSeen.delete(key);
+    if (known || this.#lastSeen.size < maxTracked) this.#lastSeen.set(key, nowMs);
   }
 
   viewers(nowMs = Date.now()): number {
