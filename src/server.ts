@@ -9,6 +9,7 @@ import { ApiHandler } from './api/api-handler.ts';
 import { TokenAuthenticator } from './api/token-authenticator.ts';
 import { loadOrCreateToken, type StoredToken } from './api/token-file.ts';
 import { ChannelRegistry } from './channel/channel-registry.ts';
+import { EventWebhook, soraEnvelope } from './channel/event-webhook.ts';
 import type { Config } from './config.ts';
 import { NagareError, toHttpError } from './errors.ts';
 import { requestPath, requestQuery } from './http/request-path.ts';
@@ -125,6 +126,7 @@ export class NagareServer {
     this.#registry = registry;
     const ingest = new IngestManager(this.#log.child({ component: 'ingest' }), config.recordIngestDir);
     this.#ingest = ingest;
+    const events = new EventWebhook(this.#log.child({ component: 'event-webhook' }));
     const sfu = new Sfu(
       {
         additionalHostAddresses: config.iceHostAddresses,
@@ -137,6 +139,10 @@ export class NagareServer {
         },
         onUpstreamTrack: (channelId, track) => {
           ingest.addTrack(channelId, track);
+        },
+        onConnectionEvent: (channelId, event) => {
+          const url = registry.find(channelId)?.record.spec.eventWebhookUrl;
+          if (url !== undefined) void events.post(url, soraEnvelope(event));
         },
       },
       this.#log.child({ component: 'sfu' }),
@@ -154,6 +160,7 @@ export class NagareServer {
         idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       },
       this.#log.child({ component: 'media' }),
+      events,
     );
     this.#media = media;
     media.start();

@@ -1,10 +1,14 @@
 /**
- * The event webhook of a channel (ImageFlux's `event_webhook_url`): a JSON POST per event, e.g.
+ * The event webhook of a channel (ImageFlux's `event_webhook_url`): a JSON POST per event: Sora's
+ * `connection.created` / `connection.destroyed` (shared/SORA-PROTOCOL.md §8) and ImageFlux's
  * `{"type":"notify.playlist_url","channel_id","connection_id","timestamp","playlist_url"}`. Delivery is tried
  * three times (0, 1 and 3 s later) with a 5 s timeout each; any 2xx answer is success. Failures are logged and
  * counted, never thrown: a receiver that is down harms nothing else.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { version } from '../version.ts';
 
 export interface EventWebhookStats {
   sent: number;
@@ -12,6 +16,18 @@ export interface EventWebhookStats {
 }
 
 const retryDelaysMs = [0, 1000, 3000];
+
+/** Sora's webhook envelope around an event: `id`, `timestamp`, `version`, `label`, `node_name`. */
+export function soraEnvelope(event: Record<string, unknown>, now = new Date()): Record<string, unknown> {
+  return {
+    ...event,
+    id: randomBytes(16).toString('hex'),
+    timestamp: now.toISOString(),
+    version: `Nagare ${version}`,
+    label: 'Nagare',
+    node_name: hostname(),
+  };
+}
 
 export class EventWebhook {
   readonly #log: Logger;

@@ -30,12 +30,18 @@ export class MediaManager {
   readonly #events: EventWebhook;
   #offFeed: (() => void) | undefined;
 
-  constructor(registry: ChannelRegistry, ingest: IngestManager, options: MediaManagerOptions, log: Logger) {
+  constructor(
+    registry: ChannelRegistry,
+    ingest: IngestManager,
+    options: MediaManagerOptions,
+    log: Logger,
+    events: EventWebhook = new EventWebhook(log.child({ stage: 'event-webhook' })),
+  ) {
     this.#registry = registry;
     this.#ingest = ingest;
     this.#options = options;
     this.#log = log;
-    this.#events = new EventWebhook(log.child({ stage: 'event-webhook' }));
+    this.#events = events;
   }
 
   start(): void {

@@ -31,6 +31,8 @@ export interface RoomHooks {
   onLiveChanged(channelId: string, live: boolean): void;
   onEmpty(room: SfuRoom): void;
   onUpstreamTrack?(channelId: string, track: PublishedTrack): void;
+  /** A connection was established or ended: the Sora-shaped event webhook body (without its envelope). */
+  onConnectionEvent?(channelId: string, event: Record<string, unknown>): void;
 }
 
 interface Member {
@@ -121,7 +123,13 @@ export class SfuRoom {
       const wasAnnounced = member.participant.connected;
       await member.participant.close();
       for (const other of this.#members.values()) other.participant.removeDownstream(connectionId);
-      if (wasAnnounced) this.#broadcastNotify('connection.destroyed', member.participant);
+      if (wasAnnounced) {
+        this.#broadcastNotify('connection.destroyed', member.participant);
+        this.#hooks.onConnectionEvent?.(
+          this.channelId,
+          this.#connectionEvent('connection.destroyed', member.participant),
+        );
+      }
       this.#updateLive();
       if (this.#members.size === 0) this.#hooks.onEmpty(this);
     });
@@ -175,6 +183,47 @@ export class SfuRoom {
       if (member === joined) message['data'] = data;
       member.sink.send(message);
     }
+    this.#hooks.onConnectionEvent?.(this.channelId, this.#connectionEvent('connection.created', participant));
+  }
+
+  /**
+   * A Sora event webhook body (shared/SORA-PROTOCOL.md §8) for `connection.created` / `connection.destroyed`; the
+   * sender adds `id`, `timestamp`, `version`, `label` and `node_name`.
+   */
+  #connectionEvent(type: string, subject: SfuParticipant): Record<string, unknown> {
+    const counts = this.counts();
+    const { info } = subject;
+    let receivedBytes = 0;
+    for (const track of subject.publishedTracks) receivedBytes += track.stats().bytes;
+    const now = new Date();
+    return {
+      type,
+      role: info.role,
+      channel_id: this.channelId,
+      session_id: this.sessionId,
+      client_id: info.clientId,
+      bundle_id: info.bundleId,
+      connection_id: info.connectionId,
+      multistream: true,
+      simulcast: false,
+      spotlight: false,
+      data: {
+        minutes: Math.floor((now.getTime() - info.createdAt.getTime()) / 60_000),
+        audio: info.audio,
+        video: info.video,
+        channel_connections: counts.all,
+        channel_sendrecv_connections: counts.sendrecv,
+        channel_sendonly_connections: counts.sendonly,
+        channel_recvonly_connections: counts.recvonly,
+        turn_transport_type: 'udp',
+        created_time: Math.floor(info.createdAt.getTime() / 1000),
+        created_timestamp: info.createdAt.toISOString(),
+        total_received_bytes: receivedBytes,
+      },
+      ...(type === 'connection.destroyed'
+        ? { destroyed_time: Math.floor(now.getTime() / 1000), destroyed_timestamp: now.toISOString() }
+        : {}),
+    };
   }
 
   #broadcastNotify(eventType: string, subject: SfuParticipant): void {

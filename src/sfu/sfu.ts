@@ -11,6 +11,8 @@ import { SfuRoom } from './sfu-room.ts';
 export interface SfuHooks {
   onLiveChanged(channelId: string, live: boolean): void;
   onUpstreamTrack?(channelId: string, track: PublishedTrack): void;
+  /** `connection.created` / `connection.destroyed`, Sora-shaped (see SfuRoom). */
+  onConnectionEvent?(channelId: string, event: Record<string, unknown>): void;
 }
 
 export interface ConnectionListing {
@@ -54,6 +56,7 @@ export class Sfu {
             if (this.#rooms.get(emptied.channelId) === emptied) this.#rooms.delete(emptied.channelId);
           },
           onUpstreamTrack: (id, track) => this.#hooks.onUpstreamTrack?.(id, track),
+          onConnectionEvent: (id, event) => this.#hooks.onConnectionEvent?.(id, event),
         },
         this.#log.child({ channel: channelId.slice(0, 8) }),
       );

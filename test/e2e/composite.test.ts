@@ -265,6 +265,7 @@ describe('several broadcasters: a playlist per broadcaster', { skip, timeout: 18
   let receiver: Server;
   let channelId = '';
   const connections = new Map<string, 'red' | 'blue'>();
+  const pages = new Map<string, SoraClientPage>();
 
   before(async () => {
     receiver = createServer((req, res) => {
@@ -291,7 +292,9 @@ describe('several broadcasters: a playlist per broadcaster', { skip, timeout: 18
       ['blue', blue],
     ] as const) {
       const page = await env.client();
-      connections.set(await connectPublisher(page, env.signalingUrl(), channelId, 'sendonly', source), name);
+      const connectionId = await connectPublisher(page, env.signalingUrl(), channelId, 'sendonly', source);
+      connections.set(connectionId, name);
+      pages.set(connectionId, page);
     }
   });
 
@@ -300,11 +303,13 @@ describe('several broadcasters: a playlist per broadcaster', { skip, timeout: 18
   });
 
   test('the webhook gets notify.playlist_url for each broadcaster; ListPlaylistURLs lists both', async () => {
+    const playlistEvents = (): Record<string, unknown>[] =>
+      events.filter((event) => event['type'] === 'notify.playlist_url');
     await eventually('two notify.playlist_url events', 30_000, () =>
-      Promise.resolve(events.length >= 2 ? true : undefined),
+      Promise.resolve(playlistEvents().length >= 2 ? true : undefined),
     );
-    assert.equal(events.length, 2, JSON.stringify(events));
-    for (const event of events) {
+    assert.equal(playlistEvents().length, 2, JSON.stringify(events));
+    for (const event of playlistEvents()) {
       assert.equal(event['path'], '/events');
       assert.equal(event['type'], 'notify.playlist_url');
       assert.equal(event['channel_id'], channelId);
@@ -326,8 +331,28 @@ describe('several broadcasters: a playlist per broadcaster', { skip, timeout: 18
     assert.equal(channel_id, channelId);
     assert.deepEqual(hls.map((entry) => entry.connection_id).sort(), [...connections.keys()].sort());
     for (const entry of hls) {
-      const announced = events.find((event) => event['connection_id'] === entry.connection_id);
+      const announced = playlistEvents().find((event) => event['connection_id'] === entry.connection_id);
       assert.equal(entry.playlist_url, announced?.['playlist_url']);
+    }
+  });
+
+  test('the webhook gets Sora-shaped connection.created for each broadcaster', () => {
+    const created = events.filter((event) => event['type'] === 'connection.created');
+    assert.deepEqual(
+      created.map((event) => event['connection_id']).sort(),
+      [...connections.keys()].sort(),
+      JSON.stringify(events),
+    );
+    for (const event of created) {
+      assert.equal(event['channel_id'], channelId);
+      assert.equal(event['role'], 'sendonly');
+      assert.equal(event['multistream'], true);
+      assert.match(String(event['id']), /^[0-9a-f]{32}$/);
+      assert.ok(!Number.isNaN(Date.parse(String(event['timestamp']))));
+      const data = event['data'] as Record<string, unknown>;
+      assert.equal(data['audio'], true);
+      assert.equal(data['video'], true);
+      assert.ok(!Number.isNaN(Date.parse(String(data['created_timestamp']))));
     }
   });
 
@@ -360,6 +385,35 @@ describe('several broadcasters: a playlist per broadcaster', { skip, timeout: 18
       const foreign = tonePower(samples, colour === 'red' ? blue.toneHz : red.toneHz);
       assert.ok(own > 100 * foreign, `${colour}: own tone ${own}, the other's ${foreign}`);
     }
+  });
+
+  test('a broadcaster who leaves: connection.destroyed, its playlist ends, ListPlaylistURLs lists the other', async () => {
+    const listed = await callApi(env.server.url, 'ImageFlux_20200207.ListPlaylistURLs', {
+      channel_id: channelId,
+    });
+    const { hls } = listed.json as { hls: { connection_id: string; playlist_url: string }[] };
+    const [leaving, staying] = hls;
+    assert.ok(leaving !== undefined && staying !== undefined);
+    await pages.get(leaving.connection_id)?.disconnect();
+    const destroyed = await eventually('connection.destroyed', 15_000, () =>
+      Promise.resolve(
+        events.find(
+          (event) =>
+            event['type'] === 'connection.destroyed' && event['connection_id'] === leaving.connection_id,
+        ),
+      ),
+    );
+    assert.ok(!Number.isNaN(Date.parse(String(destroyed['destroyed_timestamp']))), JSON.stringify(destroyed));
+    const media = await mediaPlaylistUrl(leaving.playlist_url);
+    const ended = await eventually('EXT-X-ENDLIST', 15_000, async () => {
+      const text = await (await fetch(media)).text();
+      return text.includes('#EXT-X-ENDLIST') ? text : undefined;
+    });
+    assert.ok(!ended.includes('#EXT-X-PRELOAD-HINT'), 'no hint for a part that will never come');
+    const after = await callApi(env.server.url, 'ImageFlux_20200207.ListPlaylistURLs', {
+      channel_id: channelId,
+    });
+    assert.deepEqual((after.json as { hls: unknown[] }).hls, [staying]);
   });
 
   test('with a layout too: the composite shows both, and each broadcaster is decoded once for all three playlists', async () => {
