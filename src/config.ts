@@ -35,6 +35,15 @@ export interface Config {
   idleTimeoutSeconds: number;
   /** How far behind the channel clock the mixer composes, ms: room for decoding. */
   mixDelayMs: number;
+  /** Channels (not deleted) the server holds at most, all tokens together. */
+  maxChannels: number;
+  maxConnectionsPerChannel: number;
+  /** sendrecv + sendonly connections of a channel. */
+  maxPublishersPerChannel: number;
+  /** Output pixels per second (width × height × fps of every variant of every playlist encoding), in millions. */
+  transcodeBudgetMegapixels: number;
+  /** API requests per second for each token (twice that at once). */
+  apiRequestsPerSecond: number;
 }
 
 export const x264Presets = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
@@ -172,6 +181,15 @@ const parseNumberIn =
     const value = Number(asString(raw));
     if (!Number.isFinite(value) || value < min || value > max)
       throw new RuleError(`must be a number from ${min} to ${max}`);
+    return value;
+  };
+
+const parseIntegerIn =
+  (min: number, max: number): Parse<number> =>
+  (raw) => {
+    const value = Number(asString(raw));
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new RuleError(`must be an integer from ${min} to ${max}`);
     return value;
   };
 
@@ -331,6 +349,52 @@ export const optionSpecs: readonly OptionSpec[] = [
     defaultText: '200',
     parse: parseNumberIn(50, 2000),
   },
+  {
+    key: 'maxChannels',
+    flag: 'max-channels',
+    env: 'NAGARE_MAX_CHANNELS',
+    valueName: 'N',
+    description: 'channels the server holds at most (not deleted, all tokens); more are refused with 503',
+    defaultText: '10000',
+    parse: parseIntegerIn(1, 10_000_000),
+  },
+  {
+    key: 'maxConnectionsPerChannel',
+    flag: 'max-connections-per-channel',
+    env: 'NAGARE_MAX_CONNECTIONS_PER_CHANNEL',
+    valueName: 'N',
+    description: 'WebRTC connections of one channel at most; more are closed with 4503',
+    defaultText: '100',
+    parse: parseIntegerIn(1, 10_000),
+  },
+  {
+    key: 'maxPublishersPerChannel',
+    flag: 'max-publishers-per-channel',
+    env: 'NAGARE_MAX_PUBLISHERS_PER_CHANNEL',
+    valueName: 'N',
+    description: 'sendrecv + sendonly connections of one channel at most; more are closed with 4503',
+    defaultText: '16',
+    parse: parseIntegerIn(1, 1000),
+  },
+  {
+    key: 'transcodeBudgetMegapixels',
+    flag: 'transcode-budget',
+    env: 'NAGARE_TRANSCODE_BUDGET',
+    valueName: 'MPIXELS',
+    description:
+      'encoding budget, millions of output pixels per second (width × height × fps of every variant of every playlist being encoded); a publisher who would exceed it is closed with 4503',
+    defaultText: '100',
+    parse: parseNumberIn(0.1, 100_000),
+  },
+  {
+    key: 'apiRequestsPerSecond',
+    flag: 'api-rate',
+    env: 'NAGARE_API_RATE',
+    valueName: 'N',
+    description: 'API requests per second for each token (twice that at once); more are answered 429',
+    defaultText: '20',
+    parse: parseNumberIn(0.1, 100_000),
+  },
 ];
 
 export const defaultConfig: Readonly<Config> = {
@@ -350,6 +414,11 @@ export const defaultConfig: Readonly<Config> = {
   x264Preset: 'veryfast',
   idleTimeoutSeconds: 600,
   mixDelayMs: 200,
+  maxChannels: 10_000,
+  maxConnectionsPerChannel: 100,
+  maxPublishersPerChannel: 16,
+  transcodeBudgetMegapixels: 100,
+  apiRequestsPerSecond: 20,
 };
 
 export interface ConfigSources {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { ApiHandler } from './api/api-handler.ts';
 import { TokenAuthenticator } from './api/token-authenticator.ts';
 import { loadOrCreateToken, type StoredToken } from './api/token-file.ts';
+import { Admission } from './channel/admission.ts';
 import { ChannelRegistry } from './channel/channel-registry.ts';
 import { EventWebhook, soraEnvelope } from './channel/event-webhook.ts';
 import type { Config } from './config.ts';
@@ -171,9 +172,23 @@ export class NagareServer {
         .endChannel(record.channelId, 'channel deleted')
         .then(() => ingest.closeChannel(record.channelId));
     });
+    const admission = new Admission(
+      {
+        maxChannels: config.maxChannels,
+        maxConnectionsPerChannel: config.maxConnectionsPerChannel,
+        maxPublishersPerChannel: config.maxPublishersPerChannel,
+        transcodeBudget: config.transcodeBudgetMegapixels * 1_000_000,
+      },
+      {
+        activeChannels: () => registry.countActive(),
+        encodingCost: () => media.encodingCost(),
+        compositeRunning: (channelId) => media.compositeRunning(channelId),
+      },
+    );
     const signaling = new SignalingServer({
       registry,
       sfu,
+      admission,
       log: this.#log.child({ component: 'signaling' }),
       options: { ...this.#signalingOptions, iceServers: config.iceServers },
     });
@@ -182,6 +197,7 @@ export class NagareServer {
       registry,
       sfu,
       media,
+      admission,
       authenticator: new TokenAuthenticator(tokens),
       log: this.#log.child({ component: 'api' }),
       options: {
@@ -189,6 +205,7 @@ export class NagareServer {
         fallbackHost: `localhost:${config.port}`,
         bodyLimitBytes: apiBodyLimitBytes,
         authFailureDelayMs: this.#options.authFailureDelayMs,
+        requestsPerSecond: config.apiRequestsPerSecond,
       },
     });
 

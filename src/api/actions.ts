@@ -12,6 +12,7 @@ import {
   type ChannelSpec,
   type Layout,
 } from '../channel/channel-spec.ts';
+import type { Admission } from '../channel/admission.ts';
 import type { ChannelRegistry, ChannelView } from '../channel/channel-registry.ts';
 import { playlistUrl, soraUrl, type PublicUrls } from '../http/public-urls.ts';
 import { notFound, invalidParameter } from '../errors.ts';
@@ -27,6 +28,7 @@ export interface ActionContext {
   registry: ChannelRegistry;
   sfu: Sfu;
   media: ChannelMedia;
+  admission: Admission;
 }
 
 /** What the actions ask of the running media (MediaManager). */
@@ -86,8 +88,10 @@ export function describeChannel(
 }
 
 export const actions: Readonly<Record<string, Action>> = {
-  'ImageFlux_20180905.CreateChannel': ({ owner, body, urls, registry }) => {
-    const record = registry.create(owner, { ...parseCreateChannel(body), publicBaseUrl: urls.http });
+  'ImageFlux_20180905.CreateChannel': ({ owner, body, urls, registry, admission }) => {
+    const spec = parseCreateChannel(body);
+    admission.checkCreate();
+    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.http });
     return {
       channel_id: record.channelId,
       sora_url: soraUrl(urls),
@@ -95,16 +99,16 @@ export const actions: Readonly<Record<string, Action>> = {
     };
   },
 
-  'ImageFlux_20200316.CreateMultistreamChannel': ({ owner, body, urls, registry }) => {
-    const record = registry.create(owner, {
-      ...parseCreateMultistreamChannel(body),
-      publicBaseUrl: urls.http,
-    });
+  'ImageFlux_20200316.CreateMultistreamChannel': ({ owner, body, urls, registry, admission }) => {
+    const spec = parseCreateMultistreamChannel(body);
+    admission.checkCreate();
+    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.http });
     return { channel_id: record.channelId, sora_url: soraUrl(urls) };
   },
 
-  'ImageFlux_20200316.CreateMultistreamChannelWithHLS': ({ owner, body, urls, registry }) => {
+  'ImageFlux_20200316.CreateMultistreamChannelWithHLS': ({ owner, body, urls, registry, admission }) => {
     const spec = parseCreateMultistreamChannelWithHls(body);
+    admission.checkCreate();
     const record = registry.create(owner, { ...spec, publicBaseUrl: urls.http });
     return {
       channel_id: record.channelId,

@@ -13,6 +13,9 @@ import { readBody } from '../http/body.ts';
 import { publicUrlsFor } from '../http/public-urls.ts';
 import { sendJson } from '../http/respond.ts';
 import { actionNames, actions, type Action, type ChannelMedia } from './actions.ts';
+import type { Admission } from '../channel/admission.ts';
+import { monotonicMs } from '../lib/clock.ts';
+import { TokenBucket } from '../lib/rate-limiter.ts';
 import type { TokenAuthenticator } from './token-authenticator.ts';
 
 export interface ApiOptions {
@@ -22,12 +25,15 @@ export interface ApiOptions {
   bodyLimitBytes: number;
   /** A failed authentication is answered only after this delay, to slow down guessing. */
   authFailureDelayMs: number;
+  /** Requests per second for each token, twice that at once; more are answered 429. */
+  requestsPerSecond: number;
 }
 
 export interface ApiDeps {
   registry: ChannelRegistry;
   sfu: Sfu;
   media: ChannelMedia;
+  admission: Admission;
   authenticator: TokenAuthenticator;
   log: Logger;
   options: ApiOptions;
@@ -67,6 +73,8 @@ function parseJson(raw: Buffer): unknown {
 
 export class ApiHandler {
   readonly #deps: ApiDeps;
+  /** One bucket per token (tokens are configured, so this map is as small as their list). */
+  readonly #buckets = new Map<string, TokenBucket>();
 
   constructor(deps: ApiDeps) {
     this.#deps = deps;
@@ -91,8 +99,18 @@ export class ApiHandler {
     }
   }
 
+  #bucketOf(owner: string): TokenBucket {
+    let bucket = this.#buckets.get(owner);
+    if (bucket === undefined) {
+      const rate = this.#deps.options.requestsPerSecond;
+      bucket = new TokenBucket(rate, Math.max(1, 2 * rate));
+      this.#buckets.set(owner, bucket);
+    }
+    return bucket;
+  }
+
   async #run(req: IncomingMessage): Promise<unknown> {
-    const { registry, sfu, media, authenticator, options } = this.#deps;
+    const { registry, sfu, media, admission, authenticator, options } = this.#deps;
     if (req.method !== 'POST') {
       throw new NagareError(
         'MethodNotAllowed',
@@ -104,12 +122,18 @@ export class ApiHandler {
       await sleep(options.authFailureDelayMs);
       throw new NagareError('Unauthorized', 'a valid Bearer token is required');
     }
+    if (!this.#bucketOf(owner).take(monotonicMs())) {
+      throw new NagareError(
+        'TooManyRequests',
+        `more than ${options.requestsPerSecond} requests a second with this token; slow down`,
+      );
+    }
     const action = lookupAction(req.headers['x-sora-target']);
     if (!isJsonContentType(req.headers['content-type'])) {
       throw new NagareError('UnsupportedMediaType', 'Content-Type must be application/json');
     }
     const body = parseJson(await readBody(req, options.bodyLimitBytes));
     const urls = publicUrlsFor(options.publicUrl, req, options.fallbackHost);
-    return action({ owner, body, urls, registry, sfu, media });
+    return action({ owner, body, urls, registry, sfu, media, admission });
   }
 }

@@ -63,6 +63,11 @@ export class ChannelRegistry {
     return record === undefined ? undefined : { record, state: this.stateOf(record) };
   }
 
+  /** Channels not deleted, all owners together. */
+  countActive(): number {
+    return this.#store.countActive();
+  }
+
   /** Channels of this owner that are not deleted, oldest first. */
   listActive(owner: string): ChannelRecord[] {
     return this.#store.listByOwner(owner).filter((record) => record.deletedAt === undefined);

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ChannelRegistry } from '../channel/channel-registry.ts';
+import { variantsCost } from '../channel/admission.ts';
 import type { Layout } from '../channel/channel-spec.ts';
 import { EventWebhook } from '../channel/event-webhook.ts';
 import { playlistPath } from '../http/public-urls.ts';
@@ -85,6 +86,20 @@ export class MediaManager {
       viewers += output.audience.viewers();
     }
     return { hlsBytes, viewers, liveEdgeMs: outputs[0]?.liveEdgeMs() };
+  }
+
+  /** Output pixels per second being encoded now, over every playlist of every channel. */
+  encodingCost(): number {
+    let cost = 0;
+    for (const pipeline of this.#pipelines.values()) {
+      for (const output of pipeline.outputs()) cost += variantsCost(output.variants);
+    }
+    return cost;
+  }
+
+  /** Whether the channel's composite is being encoded now. */
+  compositeRunning(channelId: string): boolean {
+    return this.#pipelines.get(channelId)?.composite !== undefined;
   }
 
   eventStats(): { sent: number; failed: number } {

@@ -26,6 +26,11 @@ export interface JoinedConnection {
   offer: { sdp: string; mid: { audio?: string; video?: string } };
 }
 
+/** A join the room's admission refused; `message` is the reason the client is told. */
+export class JoinRefused extends Error {
+  override name = 'JoinRefused';
+}
+
 export interface RoomHooks {
   /** Whether anyone is publishing media in this room changed. */
   onLiveChanged(channelId: string, live: boolean): void;
@@ -75,9 +80,19 @@ export class SfuRoom {
     return counts;
   }
 
-  /** Adds a connection and builds its first offer (with everyone already publishing). */
-  join(info: ParticipantInfo, sink: ConnectionSink, signalingNotify: boolean): Promise<JoinedConnection> {
+  /**
+   * Adds a connection and builds its first offer (with everyone already publishing). `admit`, asked in the room's
+   * queue (so two joins never both take the last place), may refuse it: JoinRefused with its reason.
+   */
+  join(
+    info: ParticipantInfo,
+    sink: ConnectionSink,
+    signalingNotify: boolean,
+    admit?: (counts: ReturnType<SfuRoom['counts']>) => string | undefined,
+  ): Promise<JoinedConnection> {
     return this.#queue.run(async () => {
+      const refusal = admit?.(this.counts());
+      if (refusal !== undefined) throw new JoinRefused(refusal);
       const hooks: ParticipantHooks = {
         send: (message) => {
           sink.send(message);

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { requestPath } from '../http/request-path.ts';
+import type { Admission } from '../channel/admission.ts';
 import type { ChannelRegistry } from '../channel/channel-registry.ts';
 import type { Sfu } from '../sfu/sfu.ts';
 import { closeCodes } from './close-codes.ts';
@@ -16,7 +17,13 @@ export const maxSignalingMessageBytes = 256 * 1024;
 export class SignalingServer {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: maxSignalingMessageBytes });
   readonly #sessions = new Set<SignalingSession>();
-  readonly #deps: { registry: ChannelRegistry; sfu: Sfu; log: Logger; options: SignalingOptions };
+  readonly #deps: {
+    registry: ChannelRegistry;
+    sfu: Sfu;
+    admission?: Admission | undefined;
+    log: Logger;
+    options: SignalingOptions;
+  };
   readonly counters: SignalingCounters = {
     sessions: 0,
     badMessages: 0,
@@ -25,7 +32,13 @@ export class SignalingServer {
     floods: 0,
   };
 
-  constructor(deps: { registry: ChannelRegistry; sfu: Sfu; log: Logger; options: SignalingOptions }) {
+  constructor(deps: {
+    registry: ChannelRegistry;
+    sfu: Sfu;
+    admission?: Admission | undefined;
+    log: Logger;
+    options: SignalingOptions;
+  }) {
     this.#deps = deps;
   }
 

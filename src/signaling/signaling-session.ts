@@ -11,7 +11,8 @@ import { monotonicMs } from '../lib/clock.ts';
 import { TokenBucket } from '../lib/rate-limiter.ts';
 import { SerialQueue } from '../lib/serial-queue.ts';
 import type { SfuParticipant } from '../sfu/sfu-participant.ts';
-import type { SfuRoom } from '../sfu/sfu-room.ts';
+import { JoinRefused, type SfuRoom } from '../sfu/sfu-room.ts';
+import type { Admission } from '../channel/admission.ts';
 import type { Sfu } from '../sfu/sfu.ts';
 import { askAuthWebhook } from './auth-webhook.ts';
 import { closeCodes, closeReason } from './close-codes.ts';
@@ -42,6 +43,8 @@ export interface SignalingCounters {
 export interface SessionDeps {
   registry: ChannelRegistry;
   sfu: Sfu;
+  /** Limits on connections, publishers and encoding; none in tests that do not set them. */
+  admission?: Admission | undefined;
   log: Logger;
   options: SignalingOptions;
   counters: SignalingCounters;
@@ -244,6 +247,18 @@ export class SignalingSession {
     let notifyMetadata = message.signalingNotifyMetadata;
     let authMetadata: unknown;
 
+    // Refused early when already over a limit, before asking the auth webhook; asked again in the room's queue.
+    const { admission } = this.#deps;
+    const admit = (counts: { all: number; sendrecv: number; sendonly: number }): string | undefined =>
+      admission?.refuseConnection(channel.record, message.role, counts);
+    const early = admit(
+      sfu.existingRoom(message.channelId)?.counts() ?? { all: 0, sendrecv: 0, sendonly: 0 },
+    );
+    if (early !== undefined) {
+      this.close(closeCodes.unavailable, early);
+      return;
+    }
+
     const webhookUrl = channel.record.spec.authWebhookUrl;
     if (webhookUrl !== undefined) {
       const counts = sfu.existingRoom(message.channelId)?.counts() ?? {
@@ -298,28 +313,36 @@ export class SignalingSession {
     // The room is taken only now: a refused connection must not leave an empty room behind.
     const room = sfu.room(message.channelId);
     this.#room = room;
-    const joined = await room.join(
-      {
-        connectionId,
-        clientId,
-        bundleId,
-        role: message.role,
-        audio: message.audio,
-        video: message.video,
-        videoCodec: message.videoCodecType ?? 'H264',
-        notifyMetadata,
-        createdAt: new Date(),
-      },
-      {
-        send: (out) => {
-          this.#send(out);
+    let joined: Awaited<ReturnType<SfuRoom['join']>>;
+    try {
+      joined = await room.join(
+        {
+          connectionId,
+          clientId,
+          bundleId,
+          role: message.role,
+          audio: message.audio,
+          video: message.video,
+          videoCodec: message.videoCodecType ?? 'H264',
+          notifyMetadata,
+          createdAt: new Date(),
         },
-        close: (code, reason) => {
-          this.close(code, reason);
+        {
+          send: (out) => {
+            this.#send(out);
+          },
+          close: (code, reason) => {
+            this.close(code, reason);
+          },
         },
-      },
-      message.signalingNotify,
-    );
+        message.signalingNotify,
+        admit,
+      );
+    } catch (err) {
+      if (!(err instanceof JoinRefused)) throw err;
+      this.close(closeCodes.unavailable, err.message);
+      return;
+    }
     if (this.#isClosed()) {
       await room.leave(connectionId);
       return;

@@ -35,6 +35,7 @@ interface Statements {
   insert: StatementSync;
   markDeleted: StatementSync;
   updateSpec: StatementSync;
+  countActive: StatementSync;
   byId: StatementSync;
   byOwner: StatementSync;
 }
@@ -96,6 +97,7 @@ export class ChannelStore {
         'UPDATE channels SET deleted_at = ? WHERE channel_id = ? AND deleted_at IS NULL',
       ),
       updateSpec: db.prepare('UPDATE channels SET spec = ? WHERE channel_id = ? AND deleted_at IS NULL'),
+      countActive: db.prepare('SELECT COUNT(*) AS count FROM channels WHERE deleted_at IS NULL'),
       byId: db.prepare('SELECT * FROM channels WHERE channel_id = ?'),
       byOwner: db.prepare('SELECT * FROM channels WHERE owner = ? ORDER BY created_at, rowid'),
     };
@@ -124,6 +126,11 @@ export class ChannelStore {
   /** Replaces a live channel's spec; false when it was deleted or does not exist. */
   updateSpec(channelId: string, spec: ChannelSpec): boolean {
     return Number(this.#prepared().updateSpec.run(JSON.stringify(spec), channelId).changes) === 1;
+  }
+
+  /** Channels not deleted, every owner's. */
+  countActive(): number {
+    return (this.#prepared().countActive.get() as { count: number }).count;
   }
 
   get(channelId: string): ChannelRecord | undefined {

@@ -41,6 +41,8 @@ export async function startTestServer(
     dataDir,
     apiTokens: [testToken, otherToken],
     logLevel: 'silent',
+    // Tests call the API as fast as they can; the rate limit has its own tests.
+    apiRequestsPerSecond: 100_000,
     ...overrides,
   };
   // NAGARE_TEST_LOG=info (or debug) shows the server's log while debugging a test.

@@ -8,83 +8,21 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import WebSocket, { type RawData } from 'ws';
 import { closeCodes } from '../../src/signaling/close-codes.ts';
 import { createChannel, startTestServer, validVariant, type TestServer } from '../helpers/server.ts';
-
-type Json = Record<string, unknown>;
-type Outcome = { kind: 'offer'; offer: Json } | { kind: 'closed'; code: number; reason: string };
+import {
+  Connection,
+  connectMessage,
+  connectOnce,
+  expectOffer,
+  type Json,
+} from '../helpers/signaling-client.ts';
 
 interface WebhookRequest {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
   body: Json;
-}
-
-const rawText = (data: RawData): string =>
-  (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString('utf8');
-
-const connectMessage = (channelId: string, overrides: Json = {}): Json => ({
-  type: 'connect',
-  role: 'sendonly',
-  channel_id: channelId,
-  audio: true,
-  video: true,
-  sora_client: 'test',
-  metadata: null,
-  ...overrides,
-});
-
-/** Opens /signaling, sends `connect`, and reports the offer or the close. */
-class Connection {
-  readonly ws: WebSocket;
-  readonly outcome: Promise<Outcome>;
-  readonly #closed: Promise<void>;
-
-  constructor(port: number, connect: Json) {
-    this.ws = new WebSocket(`ws://127.0.0.1:${port}/signaling`);
-    this.ws.on('error', () => undefined);
-    this.#closed = once(this.ws, 'close').then(() => undefined);
-    this.outcome = new Promise<Outcome>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error('neither an offer nor a close within 5 s'));
-      }, 5000);
-      this.ws.on('open', () => {
-        this.ws.send(JSON.stringify(connect));
-      });
-      this.ws.on('message', (data) => {
-        const message = JSON.parse(rawText(data)) as Json;
-        if (message['type'] !== 'offer') return;
-        clearTimeout(timer);
-        resolve({ kind: 'offer', offer: message });
-      });
-      this.ws.on('close', (code, reason) => {
-        clearTimeout(timer);
-        resolve({ kind: 'closed', code, reason: reason.toString('utf8') });
-      });
-    });
-  }
-
-  async end(): Promise<void> {
-    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
-    await this.#closed;
-  }
-}
-
-/** Connects once and ends the socket whatever happened: the offer or the close. */
-async function connectOnce(server: TestServer, connect: Json): Promise<Outcome> {
-  const connection = new Connection(server.server.port, connect);
-  try {
-    return await connection.outcome;
-  } finally {
-    await connection.end();
-  }
-}
-
-function expectOffer(outcome: Outcome): Json {
-  assert.equal(outcome.kind, 'offer', JSON.stringify(outcome));
-  return (outcome as { offer: Json }).offer;
 }
 
 type Reply = (res: ServerResponse) => void;
