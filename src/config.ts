@@ -44,6 +44,8 @@ export interface Config {
   transcodeBudgetMegapixels: number;
   /** API requests per second for each token (twice that at once). */
   apiRequestsPerSecond: number;
+  /** Web origins (scheme://host[:port]) whose pages may open /signaling; empty: any. */
+  signalingOrigins: readonly string[];
 }
 
 export const x264Presets = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
@@ -131,6 +133,25 @@ const parseAddressList: Parse<readonly string[]> = (raw) => {
     if (isIP(address) === 0) throw new RuleError('must be IP addresses, comma-separated');
   }
   return addresses;
+};
+
+const parseOriginList: Parse<readonly string[]> = (raw) => {
+  const parts = (Array.isArray(raw) ? raw.map(asString) : [asString(raw)]).flatMap((part) => part.split(','));
+  return parts
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      let url: URL;
+      try {
+        url = new URL(part);
+      } catch {
+        throw new RuleError('must be web origins like https://example.com, comma-separated');
+      }
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== part.replace(/\/$/, '')) {
+        throw new RuleError('must be web origins like https://example.com (scheme, host and port only)');
+      }
+      return url.origin;
+    });
 };
 
 const parsePortRange: Parse<readonly [number, number]> = (raw) => {
@@ -395,6 +416,16 @@ export const optionSpecs: readonly OptionSpec[] = [
     defaultText: '20',
     parse: parseNumberIn(0.1, 100_000),
   },
+  {
+    key: 'signalingOrigins',
+    flag: 'signaling-origins',
+    env: 'NAGARE_SIGNALING_ORIGINS',
+    valueName: 'ORIGINS',
+    description:
+      'web origins whose pages may open /signaling, comma-separated (e.g. https://live.example.com); others get 403. Clients that send no Origin (not browsers) are let in',
+    defaultText: '(any)',
+    parse: parseOriginList,
+  },
 ];
 
 export const defaultConfig: Readonly<Config> = {
@@ -419,6 +450,7 @@ export const defaultConfig: Readonly<Config> = {
   maxPublishersPerChannel: 16,
   transcodeBudgetMegapixels: 100,
   apiRequestsPerSecond: 20,
+  signalingOrigins: [],
 };
 
 export interface ConfigSources {

@@ -189,6 +189,7 @@ export class NagareServer {
       registry,
       sfu,
       admission,
+      allowedOrigins: config.signalingOrigins,
       log: this.#log.child({ component: 'signaling' }),
       options: { ...this.#signalingOptions, iceServers: config.iceServers },
     });

@@ -21,6 +21,8 @@ export class SignalingServer {
     registry: ChannelRegistry;
     sfu: Sfu;
     admission?: Admission | undefined;
+    /** Web origins allowed to open /signaling; empty: any. */
+    allowedOrigins?: readonly string[] | undefined;
     log: Logger;
     options: SignalingOptions;
   };
@@ -30,12 +32,14 @@ export class SignalingServer {
     unknownMessages: 0,
     droppedCandidates: 0,
     floods: 0,
+    refusedOrigins: 0,
   };
 
   constructor(deps: {
     registry: ChannelRegistry;
     sfu: Sfu;
     admission?: Admission | undefined;
+    allowedOrigins?: readonly string[] | undefined;
     log: Logger;
     options: SignalingOptions;
   }) {
@@ -51,6 +55,14 @@ export class SignalingServer {
     socket.on('error', () => socket.destroy());
     if (requestPath(req) !== '/signaling') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    // Browsers always say which page opens the socket; a page of another site may not use a viewer's session.
+    const allowed = this.#deps.allowedOrigins ?? [];
+    const origin = req.headers.origin;
+    if (allowed.length > 0 && origin !== undefined && !allowed.includes(origin)) {
+      this.counters.refusedOrigins += 1;
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {

@@ -38,6 +38,8 @@ export interface SignalingCounters {
   unknownMessages: number;
   droppedCandidates: number;
   floods: number;
+  /** Upgrades refused because the page's Origin is not allowed. */
+  refusedOrigins: number;
 }
 
 export interface SessionDeps {

@@ -30,8 +30,9 @@ export class Connection {
   readonly outcome: Promise<Outcome>;
   readonly #closed: Promise<void>;
 
-  constructor(port: number, connect: Json) {
-    this.ws = new WebSocket(`ws://127.0.0.1:${port}/signaling`);
+  /** `origin`: the Origin header a browser page would send. */
+  constructor(port: number, connect: Json, origin?: string) {
+    this.ws = new WebSocket(`ws://127.0.0.1:${port}/signaling`, origin === undefined ? {} : { origin });
     this.ws.on('error', () => undefined);
     this.#closed = once(this.ws, 'close').then(() => undefined);
     this.outcome = new Promise<Outcome>((resolve, reject) => {

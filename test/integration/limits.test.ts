@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { closeCodes } from '../../src/signaling/close-codes.ts';
 import {
   callApi,
@@ -149,6 +150,42 @@ describe('signaling admission', () => {
         hls: [{ video: { width: 320, height: 240, fps: 15, bps: 300_000 }, audio: { bps: 32_000 } }],
       });
       expectOffer(await connectOnce(server, connectMessage(small, { role: 'sendonly' })));
+    });
+  });
+});
+
+describe('signaling origins', () => {
+  test('with --signaling-origins a page of another origin gets 403; the listed one and non-browsers get in', async () => {
+    await withServer({ signalingOrigins: ['https://live.example.com'] }, async (server) => {
+      const channelId = await createChannel(server.url);
+      const status = await new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.server.port}/signaling`, {
+          origin: 'https://evil.example.net',
+        });
+        ws.on('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.on('open', () => {
+          reject(new Error('the socket opened'));
+          ws.terminate();
+        });
+        ws.on('error', () => undefined);
+      });
+      assert.equal(status, 403);
+      assert.equal(server.server.signaling.counters.refusedOrigins, 1);
+      for (const origin of ['https://live.example.com', undefined]) {
+        const connection = new Connection(
+          server.server.port,
+          connectMessage(channelId, { role: 'recvonly' }),
+          origin,
+        );
+        try {
+          expectOffer(await connection.outcome);
+        } finally {
+          await connection.end();
+        }
+      }
     });
   });
 });

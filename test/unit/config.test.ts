@@ -154,6 +154,21 @@ describe('loadConfig', () => {
       () => load(['--log-level', 'loud']),
       '--log-level must be one of fatal, error, warn, info, debug, trace, silent',
     ],
+    [
+      'a signaling origin with a path',
+      () => load(['--signaling-origins', 'https://a.example.com,https://b.example.com/page']),
+      '--signaling-origins must be web origins like https://example.com (scheme, host and port only)',
+    ],
+    [
+      'a signaling origin that is not a URL',
+      () => load(['--signaling-origins', 'example.com']),
+      '--signaling-origins must be web origins like https://example.com, comma-separated',
+    ],
+    [
+      'a fractional publisher limit',
+      () => load(['--max-publishers-per-channel', '2.5']),
+      '--max-publishers-per-channel must be an integer from 1 to 1000',
+    ],
   ];
   for (const [what, run, message] of bad) {
     test(`${what} is refused naming its source and rule: ${message}`, () => {
