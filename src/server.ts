@@ -20,6 +20,8 @@ import { promisify } from 'node:util';
 import { IngestManager } from './ingest/ingest-manager.ts';
 import { MediaManager } from './media/media-manager.ts';
 import { WebPages } from './http/web-pages.ts';
+import { createMetrics } from './http/metrics.ts';
+import type { Registry } from 'prom-client';
 import { HlsOrigin } from './origin/hls-origin.ts';
 import { Sfu } from './sfu/sfu.ts';
 import { closeCodes } from './signaling/close-codes.ts';
@@ -64,6 +66,7 @@ export class NagareServer {
   #sfu: Sfu | undefined;
   #ingest: IngestManager | undefined;
   readonly #web = new WebPages();
+  #metrics: { registry: Registry; authenticator: TokenAuthenticator } | undefined;
   #media: MediaManager | undefined;
   #signaling: SignalingServer | undefined;
   #store: ChannelStore | undefined;
@@ -194,12 +197,15 @@ export class NagareServer {
       options: { ...this.#signalingOptions, iceServers: config.iceServers },
     });
     this.#signaling = signaling;
+    const authenticator = new TokenAuthenticator(tokens);
+    const metrics = createMetrics({ registry, sfu, ingest, media, origin, signaling, events });
+    this.#metrics = { registry: metrics, authenticator };
     const api = new ApiHandler({
       registry,
       sfu,
       media,
       admission,
-      authenticator: new TokenAuthenticator(tokens),
+      authenticator,
       log: this.#log.child({ component: 'api' }),
       options: {
         publicUrl: config.publicUrl,
@@ -253,6 +259,8 @@ export class NagareServer {
       if (browsing && (await this.#web.handle(req.method, path, res))) return;
       if (path === '/') {
         await api.handle(req, res, requestId);
+      } else if (path === '/metrics') {
+        await this.#serveMetrics(req, res);
       } else if (path === '/healthz') {
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           throw new NagareError(
@@ -270,6 +278,24 @@ export class NagareServer {
       if (res.headersSent) res.destroy();
       else sendJson(res, status, body, status === 405 ? { Allow: 'GET, HEAD' } : {});
     }
+  }
+
+  /** Prometheus exposition, for a scraper holding an API token. */
+  async #serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new NagareError(
+        'MethodNotAllowed',
+        `${req.method ?? 'this method'} is not allowed here; use GET`,
+      );
+    }
+    const metrics = this.#metrics;
+    if (metrics === undefined) throw new NagareError('Unavailable', 'the server is starting');
+    if (metrics.authenticator.authenticate(req.headers.authorization) === undefined) {
+      throw new NagareError('Unauthorized', 'a valid Bearer token is required');
+    }
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : text);
   }
 
   /** Stops serving and releases everything. Idempotent; resolves when all is released. */

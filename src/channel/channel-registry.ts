@@ -63,6 +63,11 @@ export class ChannelRegistry {
     return record === undefined ? undefined : { record, state: this.stateOf(record) };
   }
 
+  /** Channels with someone publishing now. */
+  get liveCount(): number {
+    return this.#live.size;
+  }
+
   /** Channels not deleted, all owners together. */
   countActive(): number {
     return this.#store.countActive();

@@ -14,8 +14,58 @@ interface ChannelIngest {
   feeds: Map<string, PublisherFeed>;
 }
 
+export interface TrackTotals {
+  packets: number;
+  bytes: number;
+  frames: number;
+  /** Packets never received (declared lost by the jitter buffer). */
+  lost: number;
+  late: number;
+  duplicates: number;
+  /** Gaps filled after later packets had arrived: reordering, or NACK retransmissions. */
+  recovered: number;
+  keyframeRequests: number;
+}
+
+export interface IngestTotals {
+  audio: TrackTotals;
+  video: TrackTotals;
+  malformedRtp: number;
+}
+
+const emptyTrack = (): TrackTotals => ({
+  packets: 0,
+  bytes: 0,
+  frames: 0,
+  lost: 0,
+  late: 0,
+  duplicates: 0,
+  recovered: 0,
+  keyframeRequests: 0,
+});
+
+function addFeedStats(totals: IngestTotals, feed: PublisherFeed): void {
+  const stats = feed.stats();
+  totals.malformedRtp += stats.malformedRtp;
+  for (const kind of ['audio', 'video'] as const) {
+    const track = stats.tracks[kind];
+    if (track === undefined) continue;
+    const into = totals[kind];
+    into.packets += track.packets;
+    into.bytes += track.bytes;
+    into.frames += track.frames;
+    into.lost += track.jitter.lost;
+    into.late += track.jitter.late;
+    into.duplicates += track.jitter.duplicates;
+    into.recovered += track.jitter.recovered;
+    into.keyframeRequests += track.keyframeRequests;
+  }
+}
+
 export class IngestManager {
   readonly #channels = new Map<string, ChannelIngest>();
+  /** Totals of the feeds that have closed. */
+  readonly #retired: IngestTotals = { audio: emptyTrack(), video: emptyTrack(), malformedRtp: 0 };
   readonly #listeners = new Set<FeedListener>();
   readonly #log: Logger;
   readonly #recordDir: string | undefined;
@@ -46,6 +96,7 @@ export class IngestManager {
       feeds.set(track.publisherId, created);
       created.onClose(() => {
         feeds.delete(created.publisherId);
+        addFeedStats(this.#retired, created);
       });
       created.addTrack(track);
       for (const listener of this.#listeners) listener(created);
@@ -58,6 +109,15 @@ export class IngestManager {
   onFeed(listener: FeedListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Totals over every publisher ever fed, for /metrics: they only grow. */
+  totals(): IngestTotals {
+    const totals = structuredClone(this.#retired);
+    for (const channel of this.#channels.values()) {
+      for (const feed of channel.feeds.values()) addFeedStats(totals, feed);
+    }
+    return totals;
   }
 
   feeds(channelId: string): PublisherFeed[] {

@@ -4,6 +4,7 @@
  * variant out. A slow encoder makes the mixer's pictures drop (counted), never memory grow; one that dies is
  * restarted within the back-off and the caller is told, so the playlist marks a discontinuity.
  */
+import { mediaCounters } from './media-counters.ts';
 import type { Logger } from 'pino';
 import type { HlsVariant } from '../channel/channel-spec.ts';
 import { matroskaFrame, matroskaFrameParts, matroskaHeader } from '../container/matroska-writer.ts';
@@ -81,6 +82,7 @@ export class ChannelEncoder {
     this.#stats.ticksIn += 1;
     if (stdin.writableLength > (this.#options.maxQueuedBytes ?? 16 * 1024 * 1024)) {
       this.#stats.picturesDropped += 1;
+      mediaCounters.encoderPicturesDropped += 1;
     } else {
       // Headers and picture as two writes: the picture (460 kB at 640x480) is queued, not copied.
       for (const part of matroskaFrameParts(1, tick.timeMs, true, tick.video)) stdin.write(part);
@@ -144,6 +146,7 @@ export class ChannelEncoder {
     if (this.#closed || exit.requested) return;
     this.#stats.lastExit = `${exit.signal ?? exit.code ?? ''} ${exit.reason}`.trim();
     this.#stats.restarts += 1;
+    mediaCounters.encoderRestarts += 1;
     const delay = this.#backoff.nextDelayMs();
     this.#options.log.warn({ exit, restartInMs: delay }, 'encoder exited; restarting');
     this.#restartTimer = setTimeout(() => {

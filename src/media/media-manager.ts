@@ -88,6 +88,23 @@ export class MediaManager {
     return { hlsBytes, viewers, liveEdgeMs: outputs[0]?.liveEdgeMs() };
   }
 
+  /** How far each running channel's newest media is behind real time, ms. */
+  liveEdges(): number[] {
+    const edges: number[] = [];
+    for (const channelId of this.#pipelines.keys()) {
+      const edge = this.traffic(channelId).liveEdgeMs;
+      if (edge !== undefined) edges.push(edge);
+    }
+    return edges;
+  }
+
+  /** Playlists being encoded now. */
+  outputCount(): number {
+    let count = 0;
+    for (const pipeline of this.#pipelines.values()) count += pipeline.outputs().length;
+    return count;
+  }
+
   /** Output pixels per second being encoded now, over every playlist of every channel. */
   encodingCost(): number {
     let cost = 0;

@@ -6,6 +6,7 @@
  * is restarted (from the next keyframe, which is asked for); a slow decoder makes its input drop video until the
  * next keyframe, counted.
  */
+import { mediaCounters } from './media-counters.ts';
 import type { Logger } from 'pino';
 import { matroskaFrame, matroskaHeader, type MatroskaTrack } from '../container/matroska-writer.ts';
 import type { EncodedFrame } from '../rtp/encoded-frame.ts';
@@ -156,6 +157,7 @@ export class PublisherDecoder {
     this.#process = process;
     this.#withVideo = withVideo;
     this.#stats.starts += 1;
+    mediaCounters.decoderStarts += 1;
     this.#dropping = false;
     this.#lastVideoMs = Number.NEGATIVE_INFINITY;
     this.#lastAudioMs = Number.NEGATIVE_INFINITY;
@@ -184,6 +186,7 @@ export class PublisherDecoder {
         if (!this.#dropping) this.#options.feed.requestKeyframe('decoder input overloaded');
         this.#dropping = true;
         this.#stats.videoDropped += 1;
+        mediaCounters.decoderVideoDropped += 1;
         return;
       }
       this.#dropping = false;
@@ -239,6 +242,7 @@ export class PublisherDecoder {
     if (this.#closed || exit.requested) return;
     this.#stats.lastExit = `${exit.signal ?? exit.code ?? ''} ${exit.reason}`.trim();
     this.#stats.restarts += 1;
+    mediaCounters.decoderRestarts += 1;
     const delay = this.#backoff.nextDelayMs();
     this.#options.log.warn({ exit, restartInMs: delay }, 'decoder exited; restarting');
     this.#restartTimer = setTimeout(() => {

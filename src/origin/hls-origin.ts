@@ -67,6 +67,11 @@ export class HlsOrigin {
   readonly #deps: HlsOriginDeps;
   /** Requests waiting on a playlist or part right now. */
   #waiting = 0;
+  /** Answered requests by resource, and bytes of media and playlists served: for /metrics. */
+  readonly #counters = {
+    requests: { multivariant: 0, media: 0, init: 0, segment: 0, part: 0, 'ts-media': 0, 'ts-segment': 0 },
+    bytes: 0,
+  };
   readonly #ts = new TsSegments();
 
   constructor(deps: HlsOriginDeps) {
@@ -75,6 +80,10 @@ export class HlsOrigin {
 
   get waitingRequests(): number {
     return this.#waiting;
+  }
+
+  counters(): { requests: Readonly<Record<HlsResource['type'], number>>; bytes: number } {
+    return { requests: { ...this.#counters.requests }, bytes: this.#counters.bytes };
   }
 
   /** Handles GET/HEAD/OPTIONS under /hls/; false when the path is not an HLS path. */
@@ -110,7 +119,9 @@ export class HlsOrigin {
       abort.abort();
     });
     res.once('finish', () => {
+      this.#counters.requests[resource.type] += 1;
       if (res.statusCode !== 200 || req.method !== 'GET') return;
+      this.#counters.bytes += Number(res.getHeader('Content-Length') ?? 0);
       const viewer = `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''}`;
       stream.audience.served(Number(res.getHeader('Content-Length') ?? 0), viewer);
     });

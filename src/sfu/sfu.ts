@@ -69,6 +69,18 @@ export class Sfu {
     return this.#rooms.get(channelId);
   }
 
+  /** Connections of every channel by role. */
+  roleCounts(): { sendrecv: number; sendonly: number; recvonly: number } {
+    const totals = { sendrecv: 0, sendonly: 0, recvonly: 0 };
+    for (const room of this.#rooms.values()) {
+      const counts = room.counts();
+      totals.sendrecv += counts.sendrecv;
+      totals.sendonly += counts.sendonly;
+      totals.recvonly += counts.recvonly;
+    }
+    return totals;
+  }
+
   connectionCount(): number {
     let total = 0;
     for (const room of this.#rooms.values()) total += room.size;

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { e2eSkipReason } from './harness/chromium.ts';
 import { useE2eEnvironment } from './harness/e2e-environment.ts';
-import { callApi } from '../helpers/server.ts';
+import { callApi, testToken } from '../helpers/server.ts';
 import { probeStream, run } from '../helpers/ffmpeg.ts';
 
 const skip = e2eSkipReason();
@@ -150,6 +150,31 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     assert.equal(record.connections, 1);
     assert.equal(record.media?.encoder.restarts, 0);
     assert.ok((record.media.packagers[0]?.parts ?? 0) > 4, JSON.stringify(record.media));
+  });
+
+  test('/metrics counts the live channel: its publisher, RTP received, HLS served, the live edge', async () => {
+    const answer = await fetch(`${env.server.url}/metrics`, {
+      headers: { Authorization: `Bearer ${testToken}` },
+    });
+    assert.equal(answer.status, 200);
+    const text = await answer.text();
+    const value = (sample: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+      assert.ok(line !== undefined, `${sample} in\n${text.slice(0, 2000)}`);
+      return Number(line.slice(sample.length + 1));
+    };
+    assert.equal(value('nagare_channels{state="live"}'), 1);
+    assert.equal(value('nagare_connections{role="sendonly"}'), 1);
+    assert.ok(value('nagare_rtp_packets_total{kind="video"}') > 100);
+    assert.ok(value('nagare_rtp_packets_total{kind="audio"}') > 100);
+    assert.ok(value('nagare_frames_total{kind="video"}') > 30);
+    assert.ok(value('nagare_hls_requests_total{resource="part"}') > 3);
+    assert.ok(value('nagare_hls_bytes_total') > 100_000);
+    assert.equal(value('nagare_hls_playlists_encoding'), 1);
+    assert.equal(value('nagare_encoding_pixels_per_second'), 640 * 480 * 30 + 320 * 240 * 15);
+    const edge = value('nagare_hls_live_edge_seconds');
+    assert.ok(edge >= 0 && edge < 5, `live edge ${edge} s`);
+    assert.equal(value('nagare_ffmpeg_restarts_total{process="encoder"}'), 0);
   });
 
   test('the encoder killed with SIGKILL: playback goes on within a few seconds', async () => {

@@ -1,0 +1,212 @@
+/**
+ * `GET /metrics`: Prometheus text exposition (prom-client), read from the server's own counters at each scrape.
+ * It asks for an API token (Bearer, as Prometheus' `authorization` scrape setting sends it): channel counts and
+ * traffic are not for everyone.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ChannelRegistry } from '../channel/channel-registry.ts';
+import type { EventWebhook } from '../channel/event-webhook.ts';
+import type { IngestManager } from '../ingest/ingest-manager.ts';
+import { mediaCounters } from '../media/media-counters.ts';
+import type { MediaManager } from '../media/media-manager.ts';
+import type { HlsOrigin } from '../origin/hls-origin.ts';
+import type { Sfu } from '../sfu/sfu.ts';
+import type { SignalingServer } from '../signaling/signaling-server.ts';
+
+export interface MetricsSources {
+  registry: ChannelRegistry;
+  sfu: Sfu;
+  ingest: IngestManager;
+  media: MediaManager;
+  origin: HlsOrigin;
+  signaling: SignalingServer;
+  events: EventWebhook;
+}
+
+/** A counter whose value is read from a source that only grows: set to it at each scrape. */
+function readCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  read: () => [Record<string, string>, number][],
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.inc(labels, value);
+    },
+  });
+}
+
+function readGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  read: () => [Record<string, string>, number][],
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.set(labels, value);
+    },
+  });
+}
+
+export function createMetrics(sources: MetricsSources): Registry {
+  const { registry, sfu, ingest, media, origin, signaling, events } = sources;
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics, prefix: 'nagare_' });
+
+  readGauge(metrics, 'nagare_channels', 'Channels not deleted, by state.', ['state'], () => {
+    const live = registry.liveCount;
+    return [
+      [{ state: 'live' }, live],
+      [{ state: 'idle' }, Math.max(0, registry.countActive() - live)],
+    ];
+  });
+  readGauge(metrics, 'nagare_connections', 'WebRTC connections, by role.', ['role'], () =>
+    Object.entries(sfu.roleCounts()).map(([role, count]) => [{ role }, count]),
+  );
+  readGauge(metrics, 'nagare_hls_playlists_encoding', 'Playlists being encoded now.', [], () => [
+    [{}, media.outputCount()],
+  ]);
+  readGauge(
+    metrics,
+    'nagare_encoding_pixels_per_second',
+    'Output pixels per second being encoded (what --transcode-budget limits).',
+    [],
+    () => [[{}, media.encodingCost()]],
+  );
+  readGauge(
+    metrics,
+    'nagare_hls_live_edge_seconds',
+    'How far the newest listed media is behind real time: the largest over running channels (ingest to playlist latency).',
+    [],
+    () => {
+      const edges = media.liveEdges();
+      return edges.length === 0 ? [] : [[{}, Math.max(...edges) / 1000]];
+    },
+  );
+
+  const ingestCounter = (
+    name: string,
+    help: string,
+    pick: (t: ReturnType<IngestManager['totals']>['video']) => number,
+  ) => {
+    readCounter(metrics, name, help, ['kind'], () => {
+      const totals = ingest.totals();
+      return [
+        [{ kind: 'audio' }, pick(totals.audio)],
+        [{ kind: 'video' }, pick(totals.video)],
+      ];
+    });
+  };
+  ingestCounter('nagare_rtp_packets_total', 'RTP packets received from publishers.', (t) => t.packets);
+  ingestCounter('nagare_rtp_bytes_total', 'RTP payload bytes received from publishers.', (t) => t.bytes);
+  ingestCounter('nagare_rtp_lost_packets_total', 'RTP packets never received (after NACKs).', (t) => t.lost);
+  ingestCounter(
+    'nagare_rtp_recovered_packets_total',
+    'Gaps filled late: reordering or NACK retransmission.',
+    (t) => t.recovered,
+  );
+  ingestCounter(
+    'nagare_jitter_buffer_late_packets_total',
+    'Packets dropped for arriving too late.',
+    (t) => t.late,
+  );
+  ingestCounter(
+    'nagare_jitter_buffer_duplicate_packets_total',
+    'Duplicate packets dropped.',
+    (t) => t.duplicates,
+  );
+  ingestCounter('nagare_frames_total', 'Frames assembled from RTP.', (t) => t.frames);
+  ingestCounter(
+    'nagare_keyframe_requests_total',
+    'Keyframe requests (PLI) sent to publishers.',
+    (t) => t.keyframeRequests,
+  );
+  readCounter(
+    metrics,
+    'nagare_rtp_malformed_packets_total',
+    'RTP packets that could not be parsed.',
+    [],
+    () => [[{}, ingest.totals().malformedRtp]],
+  );
+
+  readCounter(
+    metrics,
+    'nagare_ffmpeg_restarts_total',
+    'ffmpeg processes that died and were restarted.',
+    ['process'],
+    () => [
+      [{ process: 'decoder' }, mediaCounters.decoderRestarts],
+      [{ process: 'encoder' }, mediaCounters.encoderRestarts],
+    ],
+  );
+  readCounter(metrics, 'nagare_decoder_starts_total', 'Publisher decoders started.', [], () => [
+    [{}, mediaCounters.decoderStarts],
+  ]);
+  readCounter(
+    metrics,
+    'nagare_dropped_total',
+    'Media dropped under back-pressure: encoded frames before a slow decoder, pictures before a slow encoder.',
+    ['stage'],
+    () => [
+      [{ stage: 'decoder_input' }, mediaCounters.decoderVideoDropped],
+      [{ stage: 'encoder_input' }, mediaCounters.encoderPicturesDropped],
+    ],
+  );
+
+  readCounter(metrics, 'nagare_hls_requests_total', 'HLS requests answered, by resource.', ['resource'], () =>
+    Object.entries(origin.counters().requests).map(([resource, count]) => [{ resource }, count]),
+  );
+  readCounter(metrics, 'nagare_hls_bytes_total', 'Bytes of playlists and media served over HLS.', [], () => [
+    [{}, origin.counters().bytes],
+  ]);
+  readGauge(
+    metrics,
+    'nagare_hls_waiting_requests',
+    'Blocking playlist and part requests held now.',
+    [],
+    () => [[{}, origin.waitingRequests]],
+  );
+
+  readCounter(metrics, 'nagare_signaling_sessions_total', 'Signaling WebSocket sessions opened.', [], () => [
+    [{}, signaling.counters.sessions],
+  ]);
+  readCounter(
+    metrics,
+    'nagare_signaling_refused_total',
+    'Signaling messages or upgrades refused, by why.',
+    ['reason'],
+    () => [
+      [{ reason: 'bad_message' }, signaling.counters.badMessages],
+      [{ reason: 'flood' }, signaling.counters.floods],
+      [{ reason: 'origin' }, signaling.counters.refusedOrigins],
+    ],
+  );
+  readCounter(
+    metrics,
+    'nagare_event_webhooks_total',
+    'Event webhook deliveries, by result.',
+    ['result'],
+    () => {
+      const stats = events.stats();
+      return [
+        [{ result: 'sent' }, stats.sent],
+        [{ result: 'failed' }, stats.failed],
+      ];
+    },
+  );
+  return metrics;
+}

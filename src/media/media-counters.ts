@@ -1,0 +1,14 @@
+/**
+ * Process-wide counters of the media pipeline for /metrics: they only grow, whatever channels come and go (the
+ * per-object stats of DescribeChannel go with their objects).
+ */
+export const mediaCounters = {
+  decoderStarts: 0,
+  /** Decoders that died on their own and were restarted. */
+  decoderRestarts: 0,
+  encoderRestarts: 0,
+  /** Encoded frames a slow decoder's input dropped (until the next keyframe). */
+  decoderVideoDropped: 0,
+  /** Mixed pictures a slow encoder's input dropped. */
+  encoderPicturesDropped: 0,
+};
