@@ -217,6 +217,9 @@ export class NagareServer {
     });
 
     const http = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
+    // A viewer that stops reading mid-answer is let go after a minute of no progress (a blocking playlist request
+    // waits at most 3 target durations, 30 s; WebSockets clear this timeout when they upgrade).
+    http.timeout = 60_000;
     http.on('request', (req: IncomingMessage, res: ServerResponse) => {
       void this.#route(req, res, api, origin);
     });

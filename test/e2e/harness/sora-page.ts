@@ -120,6 +120,7 @@ interface SoraPageWindow {
   soraConnect(options: SoraConnectOptions): Promise<SoraConnectResult>;
   soraDisconnect(): Promise<void>;
   soraDropPongs(on: boolean): void;
+  soraPauseSending(on: boolean): Promise<number>;
   soraRemoteStreamIds(): string[];
   soraInboundStats(): Promise<InboundRtpStats[]>;
   soraOutboundStats(): Promise<OutboundRtpStats[]>;
@@ -140,6 +141,8 @@ export interface SoraClientPage {
   disconnect(): Promise<void>;
   /** From now on (or until called with false) the page swallows its outgoing pongs. */
   dropPongs(on?: boolean): Promise<void>;
+  /** Stops (true) or resumes (false) sending media, the connection staying up; resolves to the senders touched. */
+  pauseSending(on: boolean): Promise<number>;
   /** Opens a media source without connecting and reports its tracks; see pages/sora-client.js. */
   testSource(source: MediaSourceSpec): Promise<SourceReport>;
   /**
@@ -199,6 +202,8 @@ export async function openSoraClient(browser: BrowserHandle, pageServerUrl: stri
     inboundStats: () => page.evaluate(() => (globalThis as unknown as SoraPageWindow).soraInboundStats()),
     outboundStats: () => page.evaluate(() => (globalThis as unknown as SoraPageWindow).soraOutboundStats()),
     disconnect: () => page.evaluate(() => (globalThis as unknown as SoraPageWindow).soraDisconnect()),
+    pauseSending: (on) =>
+      page.evaluate((flag) => (globalThis as unknown as SoraPageWindow).soraPauseSending(flag), on),
     dropPongs: (on = true) =>
       page.evaluate((flag) => {
         (globalThis as unknown as SoraPageWindow).soraDropPongs(flag);

@@ -174,6 +174,22 @@ window.soraDropPongs = (on) => {
   dropPongs = on;
 };
 
+/** Stops (or resumes) sending media while the connection stays up, as a network outage looks to the server. */
+const pausedTracks = new Map();
+window.soraPauseSending = async (on) => {
+  const senders = conn?.pc?.getSenders() ?? [];
+  for (const sender of senders) {
+    if (on && sender.track !== null) {
+      pausedTracks.set(sender, sender.track);
+      await sender.replaceTrack(null);
+    } else if (!on && pausedTracks.has(sender)) {
+      await sender.replaceTrack(pausedTracks.get(sender));
+      pausedTracks.delete(sender);
+    }
+  }
+  return senders.length;
+};
+
 window.soraRemoteStreamIds = () => {
   if (conn?.remoteConnectionIds) return [...conn.remoteConnectionIds];
   return [...remoteKinds].filter(([, kinds]) => kinds.size > 0).map(([id]) => id);

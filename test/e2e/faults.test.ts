@@ -1,0 +1,171 @@
+/**
+ * Faults a live stream must survive, injected while hls.js plays the channel: a decoder killed with SIGKILL, a
+ * publisher whose media stops for 10 s while its connection stays up, and a publisher that leaves and comes back
+ * 10 s later. The playlist never ends or breaks (no EXT-X-ENDLIST, segments keep coming), the placeholder (media
+ * stopped) or the slate (nobody connected) shows meanwhile, and the publisher's picture comes back.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Page } from 'playwright-core';
+import { e2eSkipReason } from './harness/chromium.ts';
+import { useE2eEnvironment } from './harness/e2e-environment.ts';
+import type { SoraClientPage } from './harness/sora-page.ts';
+import { callApi } from '../helpers/server.ts';
+import {
+  isColour,
+  lastPicture,
+  mediaPlaylistUrl,
+  newestSegment,
+  type FetchedSegment,
+} from '../helpers/hls-media.ts';
+
+const skip = e2eSkipReason();
+const variant = { video: { width: 320, height: 240, fps: 15, bps: 300_000 }, audio: { bps: 48_000 } };
+const red = { color: '#ff0000', toneHz: 440 };
+
+interface PlayerState {
+  currentTime: number;
+  fatal: string | null;
+  errors: string[];
+}
+
+async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+    await sleep(500);
+  }
+}
+
+describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () => {
+  const env = useE2eEnvironment({ partSeconds: 0.5 });
+  let channelId = '';
+  let playlistUrl = '';
+  let mediaUrl: URL;
+  let publisher: SoraClientPage;
+  let viewer: Page;
+
+  const player = async (): Promise<PlayerState> => await viewer.evaluate<PlayerState>('window.playerState()');
+  /** hls.js advances `seconds` more from now, with no fatal error. */
+  const playsOn = async (seconds: number, what: string): Promise<void> => {
+    const from = (await player()).currentTime;
+    const state = await eventually(`${what}: playback ${seconds} s on`, 40_000, async () => {
+      const now = await player();
+      assert.equal(now.fatal, null, now.errors.join('; '));
+      return now.currentTime >= from + seconds ? now : undefined;
+    });
+    assert.equal(state.fatal, null);
+  };
+  const segmentAfter = async (msn: number, what: string, check: (s: FetchedSegment) => Promise<boolean>) =>
+    await eventually(what, 30_000, async () => {
+      const segment = await newestSegment(mediaUrl);
+      return segment.msn > msn && (await check(segment)) ? segment : undefined;
+    });
+  /** Red: the publisher. Grey: the slate (black) or the publisher's placeholder (dark grey with a lighter figure). */
+  const shows = (colour: 'red' | 'grey') => async (segment: FetchedSegment) => {
+    const picture = await lastPicture(segment, 32, 24);
+    const centre = picture.at(16, 12);
+    if (colour === 'red') return isColour(centre, 'red');
+    return Math.max(...centre) - Math.min(...centre) < 20 && Math.max(...centre) < 140;
+  };
+  const notEnded = async (): Promise<void> => {
+    const text = await (await fetch(mediaUrl)).text();
+    assert.ok(!text.includes('#EXT-X-ENDLIST'), `the playlist ended:\n${text}`);
+  };
+
+  before(async () => {
+    const created = await callApi(env.server.url, 'ImageFlux_20180905.CreateChannel', { hls: [variant] });
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    ({ channel_id: channelId, playlist_url: playlistUrl } = created.json as {
+      channel_id: string;
+      playlist_url: string;
+    });
+    publisher = await env.client();
+    const result = await publisher.connect({
+      signalingUrl: env.signalingUrl(),
+      channelId,
+      role: 'sendonly',
+      source: red,
+    });
+    assert.ok('connectionId' in result, JSON.stringify(result));
+    mediaUrl = await eventually('the playlist', 30_000, () => mediaPlaylistUrl(playlistUrl));
+    viewer = await env.browser.newPage();
+    await viewer.goto(`${env.pages.url}/hls-player.html`);
+    await viewer.evaluate(`window.playHls(${JSON.stringify(playlistUrl)}, true)`);
+    await playsOn(2, 'start');
+  });
+
+  after(async () => {
+    await viewer.close().catch(() => undefined);
+  });
+
+  test('a decoder killed with SIGKILL is restarted and playback goes on', async () => {
+    const pipeline = env.server.server.media.pipeline(channelId);
+    const [pid] = pipeline?.decoderPids() ?? [];
+    assert.ok(pid !== undefined, 'a decoder runs');
+    const before = await newestSegment(mediaUrl);
+    process.kill(pid, 'SIGKILL');
+    await playsOn(6, 'after the decoder was killed');
+    await segmentAfter(before.msn, 'red again after the restart', shows('red'));
+    const described = await callApi(env.server.url, 'Nagare_20261124.DescribeChannel', {
+      channel_id: channelId,
+    });
+    const publishers = (
+      described.json as { media: { publishers: Record<string, { decoder: { restarts: number } }> } }
+    ).media.publishers;
+    assert.deepEqual(
+      Object.values(publishers).map((p) => p.decoder.restarts),
+      [1],
+    );
+    assert.notEqual(pipeline?.decoderPids()[0], pid, 'a new decoder process');
+    await notEnded();
+  });
+
+  test("a publisher's media stops for 10 s with its connection up: its placeholder meanwhile, then its picture", async () => {
+    const before = await newestSegment(mediaUrl);
+    assert.ok((await publisher.pauseSending(true)) >= 2, 'audio and video senders paused');
+    await segmentAfter(before.msn, 'the placeholder while nothing comes', shows('grey'));
+    await sleep(10_000 - 4000);
+    const paused = await newestSegment(mediaUrl);
+    await publisher.pauseSending(false);
+    await segmentAfter(paused.msn, 'red once media flows again', shows('red'));
+    await playsOn(4, 'across the outage');
+    await notEnded();
+  });
+
+  test('a publisher that leaves and comes back 10 s later: the same playlist goes on', async () => {
+    const before = await newestSegment(mediaUrl);
+    await publisher.disconnect();
+    await segmentAfter(before.msn, 'the slate with nobody publishing', shows('grey'));
+    await sleep(10_000 - 4000);
+    const gone = await newestSegment(mediaUrl);
+    const back = await publisher.connect({
+      signalingUrl: env.signalingUrl(),
+      channelId,
+      role: 'sendonly',
+      source: red,
+    });
+    assert.ok('connectionId' in back, JSON.stringify(back));
+    await segmentAfter(gone.msn, 'red after the reconnect', shows('red'));
+    await playsOn(4, 'after the reconnect');
+    await notEnded();
+    const described = await callApi(env.server.url, 'Nagare_20261124.DescribeChannel', {
+      channel_id: channelId,
+    });
+    const media = described.json as { state: string; media: { encoder: { restarts: number } } };
+    assert.equal(media.state, 'live');
+    assert.equal(media.media.encoder.restarts, 0, 'the encoder never stopped');
+  });
+});
