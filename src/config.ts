@@ -46,6 +46,8 @@ export interface Config {
   apiRequestsPerSecond: number;
   /** Web origins (scheme://host[:port]) whose pages may open /signaling; empty: any. */
   signalingOrigins: readonly string[];
+  /** Whether channel webhooks may go to loopback, private or link-local addresses. */
+  webhookPrivateAddresses: 'allow' | 'deny';
 }
 
 export const x264Presets = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
@@ -426,6 +428,16 @@ export const optionSpecs: readonly OptionSpec[] = [
     defaultText: '(any)',
     parse: parseOriginList,
   },
+  {
+    key: 'webhookPrivateAddresses',
+    flag: 'webhook-private-addresses',
+    env: 'NAGARE_WEBHOOK_PRIVATE_ADDRESSES',
+    valueName: 'allow|deny',
+    description:
+      'whether auth and event webhooks may go to loopback, private or link-local addresses (allow for receivers on this machine or network)',
+    defaultText: 'deny',
+    parse: parseChoice(['allow', 'deny'] as const),
+  },
 ];
 
 export const defaultConfig: Readonly<Config> = {
@@ -451,6 +463,7 @@ export const defaultConfig: Readonly<Config> = {
   transcodeBudgetMegapixels: 100,
   apiRequestsPerSecond: 20,
   signalingOrigins: [],
+  webhookPrivateAddresses: 'deny',
 };
 
 export interface ConfigSources {

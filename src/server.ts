@@ -130,7 +130,12 @@ export class NagareServer {
     this.#registry = registry;
     const ingest = new IngestManager(this.#log.child({ component: 'ingest' }), config.recordIngestDir);
     this.#ingest = ingest;
-    const events = new EventWebhook(this.#log.child({ component: 'event-webhook' }));
+    const allowPrivateWebhooks = config.webhookPrivateAddresses === 'allow';
+    const events = new EventWebhook(
+      this.#log.child({ component: 'event-webhook' }),
+      5000,
+      allowPrivateWebhooks,
+    );
     const sfu = new Sfu(
       {
         additionalHostAddresses: config.iceHostAddresses,
@@ -194,7 +199,7 @@ export class NagareServer {
       admission,
       allowedOrigins: config.signalingOrigins,
       log: this.#log.child({ component: 'signaling' }),
-      options: { ...this.#signalingOptions, iceServers: config.iceServers },
+      options: { ...this.#signalingOptions, iceServers: config.iceServers, allowPrivateWebhooks },
     });
     this.#signaling = signaling;
     const authenticator = new TokenAuthenticator(tokens);

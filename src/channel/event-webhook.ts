@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { refuseWebhookTarget } from '../lib/webhook-target.ts';
 import { version } from '../version.ts';
 
 export interface EventWebhookStats {
@@ -32,11 +33,14 @@ export function soraEnvelope(event: Record<string, unknown>, now = new Date()): 
 export class EventWebhook {
   readonly #log: Logger;
   readonly #timeoutMs: number;
+  readonly #allowPrivate: boolean;
   readonly #stats: EventWebhookStats = { sent: 0, failed: 0 };
 
-  constructor(log: Logger, timeoutMs = 5000) {
+  /** `allowPrivate`: whether receivers on loopback, private or link-local addresses may be called. */
+  constructor(log: Logger, timeoutMs = 5000, allowPrivate = false) {
     this.#log = log;
     this.#timeoutMs = timeoutMs;
+    this.#allowPrivate = allowPrivate;
   }
 
   stats(): EventWebhookStats {
@@ -45,6 +49,12 @@ export class EventWebhook {
 
   /** Delivers `event` to `url`; resolves to whether a receiver took it. */
   async post(url: string, event: Record<string, unknown>): Promise<boolean> {
+    const refused = await refuseWebhookTarget(url, this.#allowPrivate);
+    if (refused !== undefined) {
+      this.#stats.failed += 1;
+      this.#log.warn({ url, type: event['type'], error: refused }, 'event webhook not called');
+      return false;
+    }
     let lastError = '';
     for (const delayMs of retryDelaysMs) {
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs).unref());

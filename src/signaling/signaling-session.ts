@@ -15,6 +15,7 @@ import { JoinRefused, type SfuRoom } from '../sfu/sfu-room.ts';
 import type { Admission } from '../channel/admission.ts';
 import type { Sfu } from '../sfu/sfu.ts';
 import { askAuthWebhook } from './auth-webhook.ts';
+import { refuseWebhookTarget } from '../lib/webhook-target.ts';
 import { closeCodes, closeReason } from './close-codes.ts';
 import { parseClientMessage, type ClientMessage, type ConnectMessage } from './signaling-message.ts';
 import { newSoraId } from './sora-id.ts';
@@ -26,6 +27,8 @@ export interface SignalingOptions {
   pingIntervalMs: number;
   pongTimeoutMs: number;
   authWebhookTimeoutMs: number;
+  /** Whether the auth webhook may be on a loopback, private or link-local address. */
+  allowPrivateWebhooks?: boolean;
   messagesPerSecond: number;
   messageBurst: number;
   /** Handed to clients in `offer.config.iceServers`. */
@@ -269,6 +272,13 @@ export class SignalingSession {
         sendonly: 0,
         recvonly: 0,
       };
+      const refused = await refuseWebhookTarget(webhookUrl, options.allowPrivateWebhooks ?? false);
+      if (this.#isClosed()) return;
+      if (refused !== undefined) {
+        this.#log.warn({ webhookUrl, refused }, 'auth webhook not called');
+        this.close(closeCodes.unauthorized, 'auth webhook address not allowed');
+        return;
+      }
       const decision = await askAuthWebhook(
         webhookUrl,
         {

@@ -43,6 +43,8 @@ export async function startTestServer(
     logLevel: 'silent',
     // Tests call the API as fast as they can; the rate limit has its own tests.
     apiRequestsPerSecond: 100_000,
+    // Webhook receivers of the tests listen on 127.0.0.1; the refusal has its own tests.
+    webhookPrivateAddresses: 'allow',
     ...overrides,
   };
   // NAGARE_TEST_LOG=info (or debug) shows the server's log while debugging a test.

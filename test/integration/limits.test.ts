@@ -4,6 +4,8 @@
  * signaling closes with 4503 and a reason, and nothing else is harmed.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { closeCodes } from '../../src/signaling/close-codes.ts';
@@ -150,6 +152,31 @@ describe('signaling admission', () => {
         hls: [{ video: { width: 320, height: 240, fps: 15, bps: 300_000 }, audio: { bps: 32_000 } }],
       });
       expectOffer(await connectOnce(server, connectMessage(small, { role: 'sendonly' })));
+    });
+  });
+});
+
+describe('webhook addresses', () => {
+  test('with --webhook-private-addresses deny, an auth webhook on loopback is not called: 4401', async () => {
+    await withServer({ webhookPrivateAddresses: 'deny' }, async (server) => {
+      let calls = 0;
+      const receiver = createServer((_req, res) => {
+        calls += 1;
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"allowed":true}');
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (receiver.address() as AddressInfo).port;
+        const channelId = await createChannel(server.url, {
+          hls: [validVariant()],
+          auth_webhook_url: `http://127.0.0.1:${port}/auth`,
+        });
+        const refused = await connectOnce(server, connectMessage(channelId, { role: 'sendonly' }));
+        expectClosed(refused, closeCodes.unauthorized, /^auth webhook address not allowed$/);
+        assert.equal(calls, 0);
+      } finally {
+        await new Promise((resolve) => receiver.close(resolve));
+      }
     });
   });
 });

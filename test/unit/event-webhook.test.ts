@@ -76,7 +76,7 @@ const event = {
 describe('EventWebhook', { concurrency: true }, () => {
   test('a 200 receiver gets exactly one JSON POST with the event; post resolves true and counts it sent', async () => {
     const receiver = await startReceiver(status(200));
-    const webhook = new EventWebhook(silent);
+    const webhook = new EventWebhook(silent, 5000, true);
     assert.equal(await webhook.post(receiver.url, event), true);
     assert.equal(receiver.requests.length, 1);
     const [request] = receiver.requests;
@@ -88,7 +88,7 @@ describe('EventWebhook', { concurrency: true }, () => {
 
   test('any 2xx is success: a 204 receiver is not retried', async () => {
     const receiver = await startReceiver(status(204));
-    const webhook = new EventWebhook(silent);
+    const webhook = new EventWebhook(silent, 5000, true);
     assert.equal(await webhook.post(receiver.url, event), true);
     assert.equal(receiver.requests.length, 1);
     assert.deepEqual(webhook.stats(), { sent: 1, failed: 0 });
@@ -98,7 +98,7 @@ describe('EventWebhook', { concurrency: true }, () => {
     const receiver = await startReceiver((res, index) => {
       status(index === 0 ? 500 : 200)(res);
     });
-    const webhook = new EventWebhook(silent);
+    const webhook = new EventWebhook(silent, 5000, true);
     assert.equal(await webhook.post(receiver.url, event), true);
     assert.equal(receiver.requests.length, 2);
     const [first, second] = receiver.requests;
@@ -111,7 +111,7 @@ describe('EventWebhook', { concurrency: true }, () => {
 
   test('a receiver that always answers 500 gets 3 POSTs; post resolves false and counts one failure', async () => {
     const receiver = await startReceiver(status(500));
-    const webhook = new EventWebhook(silent);
+    const webhook = new EventWebhook(silent, 5000, true);
     assert.equal(await webhook.post(receiver.url, event), false);
     assert.equal(receiver.requests.length, 3);
     const [first, second, third] = receiver.requests.map((request) => request.atMs);
@@ -124,7 +124,7 @@ describe('EventWebhook', { concurrency: true }, () => {
   test('an unreachable URL (a closed port) resolves false without throwing and counts one failure', async () => {
     const receiver = await startReceiver(status(200));
     await receiver.close();
-    const webhook = new EventWebhook(silent);
+    const webhook = new EventWebhook(silent, 5000, true);
     assert.equal(await webhook.post(receiver.url, event), false);
     assert.equal(receiver.requests.length, 0);
     assert.deepEqual(webhook.stats(), { sent: 0, failed: 1 });
@@ -139,7 +139,7 @@ describe('EventWebhook', { concurrency: true }, () => {
     // This one logs to memory: a failure is logged once, after the last attempt, with the URL and event type.
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    const webhook = new EventWebhook(log);
+    const webhook = new EventWebhook(log, 5000, true);
     assert.equal(await webhook.post(redirecting.url, event), false);
     assert.equal(target.requests.length, 0);
     assert.equal(redirecting.requests.length, 3);
@@ -156,7 +156,7 @@ describe('EventWebhook', { concurrency: true }, () => {
     const receiver = await startReceiver(() => {
       // Never answers; closeAllConnections() ends it when the file's tests are done.
     });
-    const webhook = new EventWebhook(silent, 200);
+    const webhook = new EventWebhook(silent, 200, true);
     const startMs = performance.now();
     assert.equal(await webhook.post(receiver.url, event), false);
     const tookMs = performance.now() - startMs;
@@ -167,7 +167,7 @@ describe('EventWebhook', { concurrency: true }, () => {
 
   test('stats accumulate over several posts of one EventWebhook', async () => {
     const good = await startReceiver(status(200));
-    const webhook = new EventWebhook(silent);
+    const webhook = new EventWebhook(silent, 5000, true);
     assert.equal(await webhook.post(good.url, event), true);
     assert.equal(await webhook.post(good.url, { ...event, connection_id: 'CONN5678' }), true);
     assert.equal(good.requests.length, 2);
