@@ -68,11 +68,22 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
     });
     assert.equal(state.fatal, null);
   };
-  const segmentAfter = async (msn: number, what: string, check: (s: FetchedSegment) => Promise<boolean>) =>
-    await eventually(what, 30_000, async () => {
-      const segment = await newestSegment(mediaUrl);
-      return segment.msn > msn && (await check(segment)) ? segment : undefined;
-    });
+  /** The newest segment after `msn` that passes `check`; on a timeout the error carries the channel's figures. */
+  const segmentAfter = async (msn: number, what: string, check: (s: FetchedSegment) => Promise<boolean>) => {
+    try {
+      return await eventually(what, 45_000, async () => {
+        const segment = await newestSegment(mediaUrl);
+        return segment.msn > msn && (await check(segment)) ? segment : undefined;
+      });
+    } catch (err) {
+      const described = await callApi(env.server.url, 'Nagare_20261124.DescribeChannel', {
+        channel_id: channelId,
+      });
+      throw new Error(`${(err as Error).message}\nchannel: ${JSON.stringify(described.json)}`, {
+        cause: err,
+      });
+    }
+  };
   /** Red: the publisher. Grey: the slate (black) or the publisher's placeholder (dark grey with a lighter figure). */
   const shows = (colour: 'red' | 'grey') => async (segment: FetchedSegment) => {
     const picture = await lastPicture(segment, 32, 24);
