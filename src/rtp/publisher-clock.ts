@@ -12,6 +12,11 @@
  * offset is re-based so that audio continues seamlessly, and video moves to follow it — a gap in audio is worse
  * than a video frame shown a little early or late. Output times are monotonic per track. Pure: the caller gives
  * arrival times from its monotonic clock.
+ *
+ * A pause is not a jump: when a track's frames stop for a while (the publisher's network, or its track replaced
+ * by nothing) and its RTP clock did not run meanwhile (Chromium's audio does this), the silence was real time. The
+ * track's source times are moved forward by the difference, so it resumes at the present instead of where it
+ * stopped; its next Sender Report then agrees.
  */
 import { MinDelayFilter } from './min-delay-filter.ts';
 import type { SenderReport } from './rtcp.ts';
@@ -35,6 +40,8 @@ export interface PublisherClockOptions {
    * jumps for both); past this the new relation is taken as real and video moves.
    */
   srJumpHoldSeconds: number;
+  /** Frames of a track this far apart (arrival) are a pause; see the class comment. */
+  pauseSeconds: number;
 }
 
 export const defaultPublisherClockOptions: Omit<PublisherClockOptions, 'epochMs'> = {
@@ -43,6 +50,7 @@ export const defaultPublisherClockOptions: Omit<PublisherClockOptions, 'epochMs'
   windowSeconds: 10,
   srJumpSeconds: 0.2,
   srJumpHoldSeconds: 3,
+  pauseSeconds: 1,
 };
 
 interface Timeline {
@@ -64,12 +72,20 @@ interface TrackState {
   lastOutMs: number | undefined;
   senderReports: number;
   srJumps: number;
+  /** Arrival and source time (of the timeline in use) of the latest frame: a pause shows as a gap in one only. */
+  lastArrivalSeconds: number | undefined;
+  lastSourceSeconds: number | undefined;
+  /** Added to arrival-mode source times: the pauses so far. */
+  arrivalShiftSeconds: number;
+  pauses: number;
 }
 
 export interface TrackClockStats {
   mode: 'arrival' | 'sender-report';
   senderReports: number;
   srJumps: number;
+  /** Pauses whose silence the sender's RTP clock did not count. */
+  pauses: number;
 }
 
 const twoTo32 = 2 ** 32;
@@ -106,6 +122,10 @@ export class PublisherClock {
       lastOutMs: undefined,
       senderReports: 0,
       srJumps: 0,
+      lastArrivalSeconds: undefined,
+      lastSourceSeconds: undefined,
+      arrivalShiftSeconds: 0,
+      pauses: 0,
     });
   }
 
@@ -133,14 +153,23 @@ export class PublisherClock {
     const arrivalSeconds = arrivalMs / 1000;
     let localSeconds: number;
     if (track.sr === undefined) {
-      const source = (rtpTime - track.firstRtpTime) / track.clockRate;
+      let source = (rtpTime - track.firstRtpTime) / track.clockRate + track.arrivalShiftSeconds;
+      const shift = this.#pauseShift(track, source, arrivalSeconds);
+      track.arrivalShiftSeconds += shift;
+      source += shift;
+      track.lastSourceSeconds = source;
       track.arrival.filter.add(arrivalSeconds - source, arrivalSeconds);
       localSeconds = source + this.#advance(track.arrival, arrivalSeconds);
     } else {
-      const source = track.sr.ntpSeconds + (rtpTime - track.sr.rtpTime) / track.clockRate;
+      let source = track.sr.ntpSeconds + (rtpTime - track.sr.rtpTime) / track.clockRate;
+      const shift = this.#pauseShift(track, source, arrivalSeconds);
+      track.sr.ntpSeconds += shift;
+      source += shift;
+      track.lastSourceSeconds = source;
       if (kind === this.#master) this.#ntp.filter.add(arrivalSeconds - source, arrivalSeconds);
       localSeconds = source + this.#advance(this.#ntp, arrivalSeconds);
     }
+    track.lastArrivalSeconds = arrivalSeconds;
     let out = localSeconds * 1000 + this.#options.playoutDelayMs - this.#options.epochMs;
     // Never backwards, and at least 1 ms apart: containers downstream count in milliseconds.
     if (track.lastOutMs !== undefined && out < track.lastOutMs + 1) out = track.lastOutMs + 1;
@@ -155,6 +184,7 @@ export class PublisherClock {
         mode: track.sr === undefined ? 'arrival' : 'sender-report',
         senderReports: track.senderReports,
         srJumps: track.srJumps,
+        pauses: track.pauses,
       };
     }
     return out;
@@ -174,13 +204,29 @@ export class PublisherClock {
     return timeline.applied;
   }
 
+  /**
+   * After a pause (frames `pauseSeconds` apart or more), how much further the source time must move to have run
+   * with real time: the arrival gap less the source gap, when that is more than a jump; else 0.
+   */
+  #pauseShift(track: TrackState, source: number, arrivalSeconds: number): number {
+    if (track.lastArrivalSeconds === undefined || track.lastSourceSeconds === undefined) return 0;
+    const arrivalGap = arrivalSeconds - track.lastArrivalSeconds;
+    if (arrivalGap < this.#options.pauseSeconds) return 0;
+    const missing = arrivalGap - (source - track.lastSourceSeconds);
+    if (missing <= this.#options.srJumpSeconds) return 0;
+    track.pauses += 1;
+    return missing;
+  }
+
   /** Local seconds the track's latest frame maps to now, or undefined if it has none yet. */
   #currentLocal(track: TrackState): number | undefined {
     const rtpTime = track.lastRtpTime;
     if (rtpTime === undefined || track.firstRtpTime === undefined) return undefined;
     if (track.sr === undefined) {
       const applied = track.arrival.applied;
-      return applied === undefined ? undefined : (rtpTime - track.firstRtpTime) / track.clockRate + applied;
+      return applied === undefined
+        ? undefined
+        : (rtpTime - track.firstRtpTime) / track.clockRate + track.arrivalShiftSeconds + applied;
     }
     const applied = this.#ntp.applied;
     return applied === undefined
@@ -213,12 +259,25 @@ export class PublisherClock {
       if (arrivalMs - track.heldSr.sinceMs < this.#options.srJumpHoldSeconds * 1000) return;
       track.heldSr = undefined;
       track.sr = { ntpSeconds, rtpTime };
+      track.lastSourceSeconds = undefined;
       return;
     }
     if (!jumped) track.heldSr = undefined;
+    const silentSeconds =
+      track.lastArrivalSeconds === undefined ? 0 : arrivalMs / 1000 - track.lastArrivalSeconds;
+    if (jumped && silentSeconds >= this.#options.pauseSeconds) {
+      // Reported after a pause whose silence the RTP clock did not count: the new relation is the present, so
+      // the track resumes now rather than where it stopped (no re-base).
+      track.pauses += 1;
+      track.sr = { ntpSeconds, rtpTime };
+      track.lastSourceSeconds = undefined;
+      return;
+    }
     if (jumped) track.srJumps += 1;
     const before = this.#currentLocal(track);
     track.sr = { ntpSeconds, rtpTime };
+    // A new timeline: the next frame's source time is not comparable with the last one's.
+    track.lastSourceSeconds = undefined;
     if ((previous !== undefined && !jumped) || !isMaster) return;
 
     this.#master = kind;
@@ -236,6 +295,7 @@ export class PublisherClock {
       if (other === track || other.heldSr === undefined) continue;
       other.sr = { ntpSeconds: other.heldSr.ntpSeconds, rtpTime: other.heldSr.rtpTime };
       other.heldSr = undefined;
+      other.lastSourceSeconds = undefined;
     }
   }
 }

@@ -226,3 +226,80 @@ describe('PublisherClock', () => {
     assert.ok(maxAbs(avOffsetsMs(audio, video, 20)) <= 20);
   });
 });
+
+describe('PublisherClock after a pause', () => {
+  /**
+   * 40 s of audio (48 kHz) and video (90 kHz) frames every 20 ms arriving 30 ms after capture, with a 10 s pause at
+   * 10 s; audio's RTP clock either runs through the pause (as the wallclock) or stands still (Chromium's audio
+   * when its track is replaced by nothing). Sender Reports every second, or none.
+   */
+  function run(audioRtpStandsStill: boolean, senderReports: boolean) {
+    const clock = new PublisherClock({ ...defaultPublisherClockOptions, epochMs: 0 });
+    clock.addTrack('audio', 48_000);
+    clock.addTrack('video', 90_000);
+    const ntpBase = 3_900_000_000;
+    const latencies: { t: number; audio: number; video: number }[] = [];
+    for (let step = 0; step < 2000; step++) {
+      const t = step * 0.02;
+      if (t >= 10 && t < 20) continue;
+      const arrivalMs = t * 1000 + 30;
+      const audioRtp = Math.round(t * 48_000) - (audioRtpStandsStill && t >= 20 ? 480_000 : 0);
+      const videoRtp = Math.round(t * 90_000);
+      if (senderReports && step % 50 === 0) {
+        const ntp = ntpBase + t;
+        for (const [kind, rtp] of [
+          ['audio', audioRtp],
+          ['video', videoRtp],
+        ] as const) {
+          clock.senderReport(
+            kind,
+            {
+              ssrc: 1,
+              ntpSeconds: Math.floor(ntp),
+              ntpFraction: Math.floor((ntp % 1) * 2 ** 32),
+              rtpTimestamp: rtp >>> 0,
+              packetCount: 0,
+              octetCount: 0,
+            },
+            arrivalMs,
+          );
+        }
+      }
+      latencies.push({
+        t,
+        audio: clock.map('audio', audioRtp, arrivalMs) - t * 1000,
+        video: clock.map('video', videoRtp, arrivalMs) - t * 1000,
+      });
+    }
+    return { latencies, stats: clock.stats() };
+  }
+
+  for (const senderReports of [true, false]) {
+    test(`audio whose RTP clock stood still resumes at the present, video with it (${senderReports ? 'with' : 'without'} Sender Reports)`, () => {
+      const { latencies, stats } = run(true, senderReports);
+      const before = latencies.find((l) => l.t >= 9)!;
+      for (const after of latencies.filter((l) => l.t >= 20)) {
+        assert.ok(
+          Math.abs(after.audio - before.audio) <= 5,
+          `audio at ${after.t} s: ${after.audio} ms, was ${before.audio}`,
+        );
+        assert.ok(
+          Math.abs(after.video - before.video) <= 5,
+          `video at ${after.t} s: ${after.video} ms, was ${before.video}`,
+        );
+      }
+      assert.equal(stats.audio?.pauses, 1);
+      assert.equal(stats.video?.pauses, 0, 'video RTP ran with the wallclock: nothing to move');
+    });
+  }
+
+  test('tracks whose RTP clocks ran through the pause are not moved', () => {
+    const { latencies, stats } = run(false, true);
+    const before = latencies.find((l) => l.t >= 9)!;
+    for (const after of latencies.filter((l) => l.t >= 20)) {
+      assert.ok(Math.abs(after.audio - before.audio) <= 5 && Math.abs(after.video - before.video) <= 5);
+    }
+    assert.equal(stats.audio?.pauses, 0);
+    assert.equal(stats.video?.pauses, 0);
+  });
+});
