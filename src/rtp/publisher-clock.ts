@@ -276,8 +276,9 @@ export class PublisherClock {
     if (jumped) track.srJumps += 1;
     const before = this.#currentLocal(track);
     track.sr = { ntpSeconds, rtpTime };
-    // A new timeline: the next frame's source time is not comparable with the last one's.
-    track.lastSourceSeconds = undefined;
+    // The first report or a jump starts a new timeline: the next frame's source time is not comparable with the
+    // last one's. A report that agrees with the previous one continues the same timeline.
+    if (previous === undefined || jumped) track.lastSourceSeconds = undefined;
     if ((previous !== undefined && !jumped) || !isMaster) return;
 
     this.#master = kind;

@@ -16,7 +16,9 @@ import {
   isColour,
   lastPicture,
   mediaPlaylistUrl,
+  monoSamples,
   newestSegment,
+  tonePower,
   type FetchedSegment,
 } from '../helpers/hls-media.ts';
 
@@ -151,7 +153,14 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
     await sleep(10_000 - 4000);
     const paused = await newestSegment(mediaUrl);
     await publisher.pauseSending(false);
-    await segmentAfter(paused.msn, 'red once media flows again', shows('red'));
+    const back = await segmentAfter(paused.msn, 'red once media flows again', shows('red'));
+    // Its sound is back too, on time (Chromium's audio RTP clock stands still while paused; video's does not).
+    const next = await segmentAfter(back.msn, 'the segment after it', () => Promise.resolve(true));
+    const samples = await monoSamples(next);
+    assert.ok(
+      tonePower(samples, red.toneHz) > 100 * tonePower(samples, 700),
+      'the 440 Hz tone is heard again',
+    );
     await playsOn(4, 'across the outage');
     await notEnded();
   });
