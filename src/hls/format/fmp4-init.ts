@@ -225,6 +225,28 @@ const plainAudioCodecs: Readonly<Record<string, string>> = {
  * Descriptors (ISO/IEC 14496-1 §7.2.6): ES_Descriptor (tag 3) ⊃ DecoderConfigDescriptor (4) ⊃ DecSpecificInfo (5).
  */
 const readEsds = (bytes: Uint8Array, esds: Box): { codec: string; channels?: number } => {
+  const { objectType, decoderSpecificInfo } = readEsDescriptor(bytes, esds);
+  if (objectType !== 0x40) return { codec: `mp4a.${hex2(objectType)}` };
+  const config = readAudioSpecificConfig(decoderSpecificInfo().bytes);
+  return {
+    codec: `mp4a.40.${config.audioObjectType}`,
+    ...(config.channels > 0 ? { channels: config.channels } : {}),
+  };
+};
+
+export interface EsDescriptor {
+  /** The DecoderConfigDescriptor's objectTypeIndication (0x40: MPEG-4 audio) and where it is. */
+  objectType: number;
+  objectTypeAt: number;
+  /** Reads the DecSpecificInfo (for MPEG-4 audio the AudioSpecificConfig) and where its descriptor starts. */
+  decoderSpecificInfo: () => { bytes: Uint8Array; at: number };
+}
+
+/**
+ * Walks an esds box (ISO/IEC 14496-1 §7.2.6): ES_Descriptor (tag 3) ⊃ DecoderConfigDescriptor (4) ⊃
+ * DecSpecificInfo (5). Malformed input throws ParseError.
+ */
+export const readEsDescriptor = (bytes: Uint8Array, esds: Box): EsDescriptor => {
   const r = FieldReader.of(bytes, esds);
   r.fullBox('esds');
   readDescriptorHeader(r, 0x03);
@@ -234,13 +256,16 @@ const readEsds = (bytes: Uint8Array, esds: Box): { codec: string; channels?: num
   if ((esFlags & 0x40) !== 0) r.skip(r.u8('URLlength'), 'URLstring');
   if ((esFlags & 0x20) !== 0) r.skip(2, 'OCR_ES_Id');
   readDescriptorHeader(r, 0x04);
+  const objectTypeAt = r.offset;
   const objectType = r.u8('objectTypeIndication');
   r.skip(12, 'DecoderConfigDescriptor');
-  if (objectType !== 0x40) return { codec: `mp4a.${hex2(objectType)}` };
-  const config = readAudioSpecificConfig(r.bytes(readDescriptorHeader(r, 0x05), 'AudioSpecificConfig'));
   return {
-    codec: `mp4a.40.${config.audioObjectType}`,
-    ...(config.channels > 0 ? { channels: config.channels } : {}),
+    objectType,
+    objectTypeAt,
+    decoderSpecificInfo: () => {
+      const at = r.offset;
+      return { bytes: r.bytes(readDescriptorHeader(r, 0x05), 'AudioSpecificConfig'), at };
+    },
   };
 };
 

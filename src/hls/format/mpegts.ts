@@ -7,7 +7,7 @@
  */
 import { ParseError } from '../../rtp/parse-error.ts';
 import { readFragmentSamples, type FragmentSample } from './fmp4-fragment.ts';
-import { parseInit, type InitInfo, type InitTrack } from './fmp4-init.ts';
+import { parseInit, readEsDescriptor, type InitInfo, type InitTrack } from './fmp4-init.ts';
 import { FieldReader, childBoxes, listBoxes, requireBox, type Box } from './mp4-box.ts';
 
 export interface TsVideoConfig {
@@ -126,37 +126,16 @@ const readAudioConfig = (bytes: Uint8Array, trak: Box, track: InitTrack): TsAudi
   // QuickTime sound description versions 1 and 2 add 16 and 36 bytes (as in fmp4-init.ts).
   const skip = 28 + (version === 1 ? 16 : version === 2 ? 36 : 0);
   const esds = requireBox(childBoxes(bytes, entry, skip), 'esds', entry);
-  const r = FieldReader.of(bytes, esds);
-  r.fullBox('esds');
-  descriptorSize(r, 0x03);
-  r.skip(2, 'ES_ID');
-  const esFlags = r.u8('ES_Descriptor flags');
-  if ((esFlags & 0x80) !== 0) r.skip(2, 'dependsOn_ES_ID');
-  if ((esFlags & 0x40) !== 0) r.skip(r.u8('URLlength'), 'URLstring');
-  if ((esFlags & 0x20) !== 0) r.skip(2, 'OCR_ES_Id');
-  descriptorSize(r, 0x04);
-  const objectTypeAt = r.offset;
-  const objectType = r.u8('objectTypeIndication');
-  if (objectType !== 0x40)
-    throw new ParseError(`objectTypeIndication ${objectType}, not MPEG-4 audio`, objectTypeAt);
-  r.skip(12, 'DecoderConfigDescriptor');
-  const configAt = r.offset;
-  const config = readAudioSpecificConfig(r.bytes(descriptorSize(r, 0x05), 'AudioSpecificConfig'), configAt);
-  return { trackId: track.trackId, timescale: track.timescale, ...config };
-};
-
-/** A descriptor's tag and expandable size (ISO/IEC 14496-1 §8.3.3). */
-const descriptorSize = (r: FieldReader, expectedTag: number): number => {
-  const at = r.offset;
-  const tag = r.u8('descriptor tag');
-  if (tag !== expectedTag) throw new ParseError(`descriptor tag ${tag}, expected ${expectedTag}`, at);
-  let size = 0;
-  for (let i = 0; i < 4; i++) {
-    const byte = r.u8('descriptor size');
-    size = (size << 7) | (byte & 0x7f);
-    if ((byte & 0x80) === 0) return size;
+  const descriptor = readEsDescriptor(bytes, esds);
+  if (descriptor.objectType !== 0x40) {
+    throw new ParseError(
+      `objectTypeIndication ${descriptor.objectType}, not MPEG-4 audio`,
+      descriptor.objectTypeAt,
+    );
   }
-  throw new ParseError('descriptor size longer than four bytes', at);
+  const info = descriptor.decoderSpecificInfo();
+  const config = readAudioSpecificConfig(info.bytes, info.at);
+  return { trackId: track.trackId, timescale: track.timescale, ...config };
 };
 
 /**
