@@ -161,7 +161,7 @@ export class HlsOrigin {
         return;
       }
       case 'segment':
-        await this.#segment(packager, resource.msn, res, signal);
+        await this.#segment(packager, resource.msn, 'fmp4', res, signal);
         return;
       case 'part':
         await this.#part(packager, resource.msn, resource.part, res, signal);
@@ -170,7 +170,7 @@ export class HlsOrigin {
         await this.#tsMedia(stream, resource.variant, packager, res, signal);
         return;
       case 'ts-segment':
-        await this.#tsSegment(packager, resource.msn, res, signal);
+        await this.#segment(packager, resource.msn, 'ts', res, signal);
         return;
     }
   }
@@ -240,9 +240,14 @@ export class HlsOrigin {
     send(res, 200, playlistType, renderMediaFor(stream, index, query.skip), 'public, max-age=1');
   }
 
+  /**
+   * A segment, as CMAF or remuxed to MPEG-TS. A request for the segment being made waits (a few target durations)
+   * for it to complete; anything else not in the window is 404.
+   */
   async #segment(
     packager: VariantPackager,
     msn: number,
+    format: 'fmp4' | 'ts',
     res: ServerResponse,
     signal: AbortSignal,
   ): Promise<void> {
@@ -254,14 +259,22 @@ export class HlsOrigin {
         3 * packager.targetDurationSeconds * 1000,
         signal,
       );
-      if (result !== 'ready') {
-        if (result === 'timeout') notFound(res);
-        return;
-      }
+      if (result === 'aborted') return;
     }
-    const bytes = packager.segment(msn)?.bytes;
-    if (bytes === undefined) notFound(res);
-    else send(res, 200, mediaType, bytes, immutable);
+    const segment = packager.segment(msn);
+    const cmaf = segment?.bytes;
+    if (cmaf === undefined) {
+      notFound(res);
+      return;
+    }
+    if (format === 'fmp4') {
+      send(res, 200, mediaType, cmaf, immutable);
+      return;
+    }
+    const init = segment === undefined ? undefined : packager.init(segment.initId);
+    const ts = init === undefined ? undefined : this.#ts.get(init, cmaf);
+    if (ts === undefined) notFound(res);
+    else send(res, 200, tsType, ts, immutable);
   }
 
   /** The MPEG-TS playlist: complete segments only, so it waits (a few target durations) for the first. */
@@ -281,30 +294,6 @@ export class HlsOrigin {
       return;
     }
     send(res, 200, playlistType, renderTsMediaFor(stream, index), 'public, max-age=1');
-  }
-
-  async #tsSegment(
-    packager: VariantPackager,
-    msn: number,
-    res: ServerResponse,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const open = packager.segments.at(-1);
-    if (open !== undefined && open.msn === msn && !open.complete) {
-      const result = await waitFor(
-        packager,
-        () => packager.segment(msn)?.complete === true,
-        3 * packager.targetDurationSeconds * 1000,
-        signal,
-      );
-      if (result === 'aborted') return;
-    }
-    const segment = packager.segment(msn);
-    const init = segment === undefined ? undefined : packager.init(segment.initId);
-    const bytes =
-      segment?.bytes === undefined || init === undefined ? undefined : this.#ts.get(init, segment.bytes);
-    if (bytes === undefined) notFound(res);
-    else send(res, 200, tsType, bytes, immutable);
   }
 
   async #part(
