@@ -14,18 +14,21 @@ import { SignalingSession, type SignalingCounters, type SignalingOptions } from 
 
 export const maxSignalingMessageBytes = 256 * 1024;
 
+export interface SignalingServerDeps {
+  registry: ChannelRegistry;
+  sfu: Sfu;
+  /** Limits on connections, publishers and encoding. */
+  admission?: Admission | undefined;
+  /** Web origins allowed to open /signaling; empty: any. */
+  allowedOrigins?: readonly string[] | undefined;
+  log: Logger;
+  options: SignalingOptions;
+}
+
 export class SignalingServer {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: maxSignalingMessageBytes });
   readonly #sessions = new Set<SignalingSession>();
-  readonly #deps: {
-    registry: ChannelRegistry;
-    sfu: Sfu;
-    admission?: Admission | undefined;
-    /** Web origins allowed to open /signaling; empty: any. */
-    allowedOrigins?: readonly string[] | undefined;
-    log: Logger;
-    options: SignalingOptions;
-  };
+  readonly #deps: SignalingServerDeps;
   readonly counters: SignalingCounters = {
     sessions: 0,
     badMessages: 0,
@@ -35,14 +38,7 @@ export class SignalingServer {
     refusedOrigins: 0,
   };
 
-  constructor(deps: {
-    registry: ChannelRegistry;
-    sfu: Sfu;
-    admission?: Admission | undefined;
-    allowedOrigins?: readonly string[] | undefined;
-    log: Logger;
-    options: SignalingOptions;
-  }) {
+  constructor(deps: SignalingServerDeps) {
     this.#deps = deps;
   }
 
