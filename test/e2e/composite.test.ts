@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { e2eSkipReason } from './harness/chromium.ts';
 import { useE2eEnvironment } from './harness/e2e-environment.ts';
 import type { SoraClientPage } from './harness/sora-page.ts';
 import { callApi } from '../helpers/server.ts';
+import { eventually } from '../helpers/eventually.ts';
 import {
   isColour,
   lastPicture,
@@ -22,8 +22,8 @@ import {
   monoSamples,
   newestSegment,
   probeSegment,
+  segmentAfter,
   tonePower,
-  type FetchedSegment,
 } from '../helpers/hls-media.ts';
 
 const skip = e2eSkipReason();
@@ -33,41 +33,6 @@ const red = { color: '#ff0000', toneHz: 440 };
 const blue = { color: '#0000ff', toneHz: 1000 };
 /** A frequency neither publisher sends: the noise floor. */
 const offToneHz = 700;
-
-/** Polls `probe` until it returns a value, or throws with the last error after `timeoutMs`. */
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await sleep(500);
-  }
-}
-
-/** The newest segment that began after `afterMsn` and passes `check`. */
-async function segmentWhere(
-  mediaUrl: URL,
-  afterMsn: number,
-  what: string,
-  check: (segment: FetchedSegment) => Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<FetchedSegment> {
-  return await eventually(what, timeoutMs, async () => {
-    const segment = await newestSegment(mediaUrl);
-    if (segment.msn <= afterMsn) return undefined;
-    return (await check(segment)) ? segment : undefined;
-  });
-}
 
 async function connectPublisher(
   page: SoraClientPage,
@@ -128,7 +93,7 @@ describe('several broadcasters: the composite playlist', { skip, timeout: 240_00
   });
 
   test('a composite picture has red on the left and blue on the right; its sound holds both tones', async () => {
-    const segment = await segmentWhere(mediaUrl, -1, 'a segment showing both publishers', async (s) => {
+    const segment = await segmentAfter(mediaUrl, -1, 'a segment showing both publishers', async (s) => {
       const picture = await lastPicture(s, 160, 120);
       return isColour(picture.at(40, 60), 'red') && isColour(picture.at(120, 60), 'blue');
     });
@@ -164,14 +129,14 @@ describe('several broadcasters: the composite playlist', { skip, timeout: 240_00
 
     const before = await newestSegment(mediaUrl);
     await bluePage.disconnect();
-    const firstRed = await segmentWhere(mediaUrl, before.msn, 'a full-frame red segment', async (s) => {
+    const firstRed = await segmentAfter(mediaUrl, before.msn, 'a full-frame red segment', async (s) => {
       const picture = await lastPicture(s, 160, 120);
       return [picture.at(20, 60), picture.at(80, 60), picture.at(140, 60), picture.at(80, 100)].every((rgb) =>
         isColour(rgb, 'red'),
       );
     });
     // The first full-frame segment may hold the moment of leaving; the next one is wholly after it.
-    const segment = await segmentWhere(mediaUrl, firstRed.msn, 'the segment after it', async (s) => {
+    const segment = await segmentAfter(mediaUrl, firstRed.msn, 'the segment after it', async (s) => {
       const picture = await lastPicture(s, 160, 120);
       return isColour(picture.at(20, 60), 'red') && isColour(picture.at(140, 60), 'red');
     });
@@ -212,7 +177,7 @@ describe('several broadcasters: the composite playlist', { skip, timeout: 240_00
       toneHz: 1500,
     });
     const before = await newestSegment(mediaUrl);
-    const segment = await segmentWhere(mediaUrl, before.msn, 'red with a green inset', async (s) => {
+    const segment = await segmentAfter(mediaUrl, before.msn, 'red with a green inset', async (s) => {
       const picture = await lastPicture(s, 160, 120);
       // Inset: a quarter of each side at the bottom right, 15 px (of 480) from the edges: x 112-155, y 84-116.
       return isColour(picture.at(133, 100), 'green') && isColour(picture.at(40, 40), 'red');
@@ -241,11 +206,11 @@ describe('several broadcasters: the composite playlist', { skip, timeout: 240_00
     const before = await newestSegment(mediaUrl);
     const grey = (rgb: readonly number[]): boolean =>
       Math.max(...rgb) - Math.min(...rgb) < 20 && Math.min(...rgb) > 20 && Math.max(...rgb) < 140;
-    const segment = await segmentWhere(mediaUrl, before.msn, 'red beside a placeholder', async (s) => {
+    const segment = await segmentAfter(mediaUrl, before.msn, 'red beside a placeholder', async (s) => {
       const picture = await lastPicture(s, 160, 120);
       return isColour(picture.at(40, 60), 'red') && grey(picture.at(120, 45)) && grey(picture.at(100, 80));
     });
-    const next = await segmentWhere(mediaUrl, segment.msn, 'the segment after it', () =>
+    const next = await segmentAfter(mediaUrl, segment.msn, 'the segment after it', () =>
       Promise.resolve(true),
     );
     const samples = await monoSamples(next);
@@ -367,7 +332,7 @@ describe('several broadcasters: a playlist per broadcaster', { skip, timeout: 18
       assert.ok(colour !== undefined);
       const other = colour === 'red' ? 'blue' : 'red';
       const media = await mediaPlaylistUrl(entry.playlist_url);
-      const segment = await segmentWhere(media, -1, `${colour} alone`, async (s) => {
+      const segment = await segmentAfter(media, -1, `${colour} alone`, async (s) => {
         const picture = await lastPicture(s, 80, 60);
         return [picture.at(10, 30), picture.at(40, 30), picture.at(70, 30), picture.at(40, 50)].every((rgb) =>
           isColour(rgb, colour),
@@ -429,7 +394,7 @@ describe('several broadcasters: a playlist per broadcaster', { skip, timeout: 18
       await connectPublisher(page, env.signalingUrl(), both, 'sendonly', source);
     }
     const media = await eventually('the composite playlist', 30_000, () => mediaPlaylistUrl(composite));
-    await segmentWhere(media, -1, 'red and blue side by side', async (s) => {
+    await segmentAfter(media, -1, 'red and blue side by side', async (s) => {
       const picture = await lastPicture(s, 160, 120);
       return isColour(picture.at(40, 60), 'red') && isColour(picture.at(120, 60), 'blue');
     });

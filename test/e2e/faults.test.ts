@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { e2eSkipReason } from './harness/chromium.ts';
 import { useE2eEnvironment } from './harness/e2e-environment.ts';
 import type { SoraClientPage } from './harness/sora-page.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { callApi } from '../helpers/server.ts';
 import {
   isColour,
@@ -18,6 +19,7 @@ import {
   mediaPlaylistUrl,
   monoSamples,
   newestSegment,
+  segmentAfter,
   tonePower,
   type FetchedSegment,
 } from '../helpers/hls-media.ts';
@@ -30,25 +32,6 @@ interface PlayerState {
   currentTime: number;
   fatal: string | null;
   errors: string[];
-}
-
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await sleep(500);
-  }
 }
 
 describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () => {
@@ -71,12 +54,13 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
     assert.equal(state.fatal, null);
   };
   /** The newest segment after `msn` that passes `check`; on a timeout the error carries the channel's figures. */
-  const segmentAfter = async (msn: number, what: string, check: (s: FetchedSegment) => Promise<boolean>) => {
+  const segmentOrFigures = async (
+    msn: number,
+    what: string,
+    check: (s: FetchedSegment) => Promise<boolean>,
+  ) => {
     try {
-      return await eventually(what, 45_000, async () => {
-        const segment = await newestSegment(mediaUrl);
-        return segment.msn > msn && (await check(segment)) ? segment : undefined;
-      });
+      return await segmentAfter(mediaUrl, msn, what, check, 45_000);
     } catch (err) {
       const described = await callApi(env.server.url, 'Nagare_20261124.DescribeChannel', {
         channel_id: channelId,
@@ -131,7 +115,7 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
     const before = await newestSegment(mediaUrl);
     process.kill(pid, 'SIGKILL');
     await playsOn(6, 'after the decoder was killed');
-    await segmentAfter(before.msn, 'red again after the restart', shows('red'));
+    await segmentOrFigures(before.msn, 'red again after the restart', shows('red'));
     const described = await callApi(env.server.url, 'Nagare_20261124.DescribeChannel', {
       channel_id: channelId,
     });
@@ -149,13 +133,13 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
   test("a publisher's media stops for 10 s with its connection up: its placeholder meanwhile, then its picture", async () => {
     const before = await newestSegment(mediaUrl);
     assert.ok((await publisher.pauseSending(true)) >= 2, 'audio and video senders paused');
-    await segmentAfter(before.msn, 'the placeholder while nothing comes', shows('grey'));
+    await segmentOrFigures(before.msn, 'the placeholder while nothing comes', shows('grey'));
     await sleep(10_000 - 4000);
     const paused = await newestSegment(mediaUrl);
     await publisher.pauseSending(false);
-    const back = await segmentAfter(paused.msn, 'red once media flows again', shows('red'));
+    const back = await segmentOrFigures(paused.msn, 'red once media flows again', shows('red'));
     // Its sound is back too, on time (Chromium's audio RTP clock stands still while paused; video's does not).
-    const next = await segmentAfter(back.msn, 'the segment after it', () => Promise.resolve(true));
+    const next = await segmentOrFigures(back.msn, 'the segment after it', () => Promise.resolve(true));
     const samples = await monoSamples(next);
     assert.ok(
       tonePower(samples, red.toneHz) > 100 * tonePower(samples, 700),
@@ -168,7 +152,7 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
   test('a publisher that leaves and comes back 10 s later: the same playlist goes on', async () => {
     const before = await newestSegment(mediaUrl);
     await publisher.disconnect();
-    await segmentAfter(before.msn, 'the slate with nobody publishing', shows('grey'));
+    await segmentOrFigures(before.msn, 'the slate with nobody publishing', shows('grey'));
     await sleep(10_000 - 4000);
     const gone = await newestSegment(mediaUrl);
     const back = await publisher.connect({
@@ -178,7 +162,7 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
       source: red,
     });
     assert.ok('connectionId' in back, JSON.stringify(back));
-    await segmentAfter(gone.msn, 'red after the reconnect', shows('red'));
+    await segmentOrFigures(gone.msn, 'red after the reconnect', shows('red'));
     await playsOn(4, 'after the reconnect');
     await notEnded();
     const described = await callApi(env.server.url, 'Nagare_20261124.DescribeChannel', {

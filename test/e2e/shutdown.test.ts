@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { e2eSkipReason, launchBrowser, type BrowserHandle } from './harness/chromium.ts';
 import { startPageServer, type PageServer } from './harness/page-server.ts';
 import { openSoraClient } from './harness/sora-page.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { mediaPlaylistUrl } from '../helpers/hls-media.ts';
 import { callApi, createChannel, makeTempDir, spawnServer, type ServerProcess } from '../helpers/server.ts';
 
@@ -61,16 +62,7 @@ describe('graceful shutdown of the real process', { skip, timeout: 120_000 }, ()
     assert.ok('connectionId' in connected, JSON.stringify(connected));
 
     // A viewer blocking on a part far enough ahead that only the end of the stream answers it.
-    const media = await (async () => {
-      for (let i = 0; i < 60; i++) {
-        try {
-          return await mediaPlaylistUrl(playlistUrl);
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
-      }
-      throw new Error('the playlist never came');
-    })();
+    const media = await eventually('the playlist', 30_000, () => mediaPlaylistUrl(playlistUrl));
     const text = await (await fetch(media)).text();
     const lastMsn = Math.max(
       ...[...text.matchAll(/^#EXT-X-PART:.*URI="(\d+)\.\d+\.m4s"/gm)].map((m) => Number(m[1])),

@@ -5,6 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from './eventually.ts';
 import { probeStream, run } from './ffmpeg.ts';
 
 export interface FetchedSegment {
@@ -50,6 +51,20 @@ export async function newestSegment(mediaUrl: URL): Promise<FetchedSegment> {
   const init = await bytes(new URL(found.map, mediaUrl));
   const body = await bytes(new URL(found.uri, mediaUrl));
   return { msn: Number.parseInt(found.uri, 10), bytes: Buffer.concat([init, body]), playlist };
+}
+
+/** The newest segment after `afterMsn` that passes `check`, polled until `timeoutMs`. */
+export async function segmentAfter(
+  mediaUrl: URL,
+  afterMsn: number,
+  what: string,
+  check: (segment: FetchedSegment) => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<FetchedSegment> {
+  return await eventually(what, timeoutMs, async () => {
+    const segment = await newestSegment(mediaUrl);
+    return segment.msn > afterMsn && (await check(segment)) ? segment : undefined;
+  });
 }
 
 /** Runs `work` on the segment written to a temporary file. */
