@@ -10,10 +10,12 @@ import type { TestServer } from './server.ts';
 export type Json = Record<string, unknown>;
 export type Outcome = { kind: 'offer'; offer: Json } | { kind: 'closed'; code: number; reason: string };
 
-const rawText = (data: RawData): string =>
+/** A WebSocket message as text. */
+export const rawText = (data: RawData): string =>
   (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString('utf8');
 
-export const connectMessage = (channelId: string, overrides: Json = {}): Json => ({
+/** A sora-js-sdk-like `connect`; `channelId` may be any value, for bad-input tests. */
+export const connectMessage = (channelId: unknown, overrides: Json = {}): Json => ({
   type: 'connect',
   role: 'sendonly',
   channel_id: channelId,

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, afterEach, before, describe, test } from 'node:test';
-import WebSocket, { type RawData } from 'ws';
+import WebSocket from 'ws';
 import { closeCodes } from '../../src/signaling/close-codes.ts';
 import type { SignalingCounters } from '../../src/signaling/signaling-session.ts';
 import { callApi, createChannel, startTestServer, type TestServer } from '../helpers/server.ts';
+import { connectMessage, rawText, type Json } from '../helpers/signaling-client.ts';
 
-type Json = Record<string, unknown>;
 type Frame = string | Buffer | Json;
 interface Closed {
   code: number;
@@ -19,9 +19,6 @@ interface Closed {
 }
 
 const waitMs = 5000;
-
-const rawText = (data: RawData): string =>
-  (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString('utf8');
 
 /** A raw signaling client: keeps every message it got and how its socket closed. */
 class SignalingClient {
@@ -108,17 +105,6 @@ class SignalingClient {
     });
   }
 }
-
-const connectMessage = (channelId: unknown, overrides: Json = {}): Json => ({
-  type: 'connect',
-  role: 'sendonly',
-  channel_id: channelId,
-  audio: true,
-  video: true,
-  sora_client: 'test',
-  metadata: null,
-  ...overrides,
-});
 
 async function until(what: string, check: () => boolean, timeoutMs = waitMs): Promise<void> {
   const deadline = Date.now() + timeoutMs;
