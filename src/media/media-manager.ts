@@ -91,8 +91,8 @@ export class MediaManager {
   /** How far each running channel's newest media is behind real time, ms. */
   liveEdges(): number[] {
     const edges: number[] = [];
-    for (const channelId of this.#pipelines.keys()) {
-      const edge = this.traffic(channelId).liveEdgeMs;
+    for (const pipeline of this.#pipelines.values()) {
+      const edge = pipeline.outputs()[0]?.liveEdgeMs();
       if (edge !== undefined) edges.push(edge);
     }
     return edges;
