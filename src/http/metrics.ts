@@ -65,6 +65,17 @@ function readGauge(
 export function createMetrics(sources: MetricsSources): Registry {
   const { registry, sfu, ingest, media, origin, signaling, events } = sources;
   const metrics = new Registry();
+  // Nine metrics read the ingest totals, which walk every publisher: once per scrape is enough.
+  let totalsAt = Number.NEGATIVE_INFINITY;
+  let cachedTotals = ingest.totals();
+  const ingestTotals = (): ReturnType<IngestManager['totals']> => {
+    const now = Date.now();
+    if (now - totalsAt > 100) {
+      cachedTotals = ingest.totals();
+      totalsAt = now;
+    }
+    return cachedTotals;
+  };
   collectDefaultMetrics({ register: metrics, prefix: 'nagare_' });
 
   readGauge(metrics, 'nagare_channels', 'Channels not deleted, by state.', ['state'], () => {
@@ -104,7 +115,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     pick: (t: ReturnType<IngestManager['totals']>['video']) => number,
   ) => {
     readCounter(metrics, name, help, ['kind'], () => {
-      const totals = ingest.totals();
+      const totals = ingestTotals();
       return [
         [{ kind: 'audio' }, pick(totals.audio)],
         [{ kind: 'video' }, pick(totals.video)],
@@ -140,7 +151,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     'nagare_rtp_malformed_packets_total',
     'RTP packets that could not be parsed.',
     [],
-    () => [[{}, ingest.totals().malformedRtp]],
+    () => [[{}, ingestTotals().malformedRtp]],
   );
 
   readCounter(
