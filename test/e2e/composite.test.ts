@@ -58,12 +58,7 @@ describe('several broadcasters: the composite playlist', { skip, timeout: 240_00
   let viewer: Page | undefined;
 
   before(async () => {
-    const created = await callApi(env.server.url, 'ImageFlux_20180905.CreateChannel', { hls: [variant] });
-    assert.equal(created.status, 200, JSON.stringify(created.json));
-    ({ channel_id: channelId, playlist_url: playlistUrl } = created.json as {
-      channel_id: string;
-      playlist_url: string;
-    });
+    ({ channelId, playlistUrl } = await env.newChannelWithPlaylist([variant]));
     redPage = await env.client();
     bluePage = await env.client();
     // Join order is layout order: red on the left.

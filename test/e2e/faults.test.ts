@@ -83,12 +83,7 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
   };
 
   before(async () => {
-    const created = await callApi(env.server.url, 'ImageFlux_20180905.CreateChannel', { hls: [variant] });
-    assert.equal(created.status, 200, JSON.stringify(created.json));
-    ({ channel_id: channelId, playlist_url: playlistUrl } = created.json as {
-      channel_id: string;
-      playlist_url: string;
-    });
+    ({ channelId, playlistUrl } = await env.newChannelWithPlaylist([variant]));
     publisher = await env.client();
     const result = await publisher.connect({
       signalingUrl: env.signalingUrl(),

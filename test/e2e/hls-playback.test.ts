@@ -39,13 +39,9 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
   let playlistUrl = '';
 
   before(async () => {
-    const created = await callApi(env.server.url, 'ImageFlux_20180905.CreateChannel', { hls: variants });
-    assert.equal(created.status, 200, JSON.stringify(created.json));
-    const { channel_id: channelId, playlist_url } = created.json as {
-      channel_id: string;
-      playlist_url: string;
-    };
-    playlistUrl = playlist_url;
+    const created = await env.newChannelWithPlaylist(variants);
+    playlistUrl = created.playlistUrl;
+    const channelId = created.channelId;
     const publisher = await env.client();
     const result = await publisher.connect({ signalingUrl: env.signalingUrl(), channelId, role: 'sendonly' });
     assert.ok('connectionId' in result, JSON.stringify(result));

@@ -82,12 +82,7 @@ describe('the watch and admin pages', { skip, timeout: 120_000 }, () => {
   };
 
   before(async () => {
-    const created = await callApi(env.server.url, 'ImageFlux_20180905.CreateChannel', { hls: variants });
-    assert.equal(created.status, 200, JSON.stringify(created.json));
-    ({ channel_id: channelId, playlist_url: playlistUrl } = created.json as {
-      channel_id: string;
-      playlist_url: string;
-    });
+    ({ channelId, playlistUrl } = await env.newChannelWithPlaylist(variants));
     const publisher = await env.client();
     const result = await publisher.connect({ signalingUrl: env.signalingUrl(), channelId, role: 'sendonly' });
     assert.ok('connectionId' in result, JSON.stringify(result));
@@ -251,11 +246,7 @@ describe('the watch and admin pages', { skip, timeout: 120_000 }, () => {
   });
 
   test('watch of a channel not live yet starts playing by itself once a broadcaster publishes', async () => {
-    const created = await callApi(env.server.url, 'ImageFlux_20180905.CreateChannel', { hls: [variants[1]] });
-    const { channel_id: laterId, playlist_url: laterUrl } = created.json as {
-      channel_id: string;
-      playlist_url: string;
-    };
+    const { channelId: laterId, playlistUrl: laterUrl } = await env.newChannelWithPlaylist([variants[1]]);
     const { page, errors } = await open(`/watch?src=${encodeURIComponent(laterUrl)}`);
     await until(
       'waiting shown',

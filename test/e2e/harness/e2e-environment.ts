@@ -19,6 +19,8 @@ export interface E2eEnvironment {
   signalingUrl(): string;
   /** A new channel (one default variant unless `hls` is given); returns its channel_id. */
   newChannel(hls?: unknown[]): Promise<string>;
+  /** A new channel with these variants (CreateChannel): its channel_id and playlist_url. */
+  newChannelWithPlaylist(hls: unknown[]): Promise<{ channelId: string; playlistUrl: string }>;
   /** A new sora-js-sdk client page, closed with the environment. */
   client(): Promise<SoraClientPage>;
 }
@@ -64,9 +66,16 @@ export function useE2eEnvironment(
       return `ws://127.0.0.1:${this.server.server.port}/signaling`;
     },
     async newChannel(hls = [validVariant()]) {
+      return (await this.newChannelWithPlaylist(hls)).channelId;
+    },
+    async newChannelWithPlaylist(hls) {
       const created = await callApi(this.server.url, 'ImageFlux_20180905.CreateChannel', { hls });
       assert.equal(created.status, 200, JSON.stringify(created.json));
-      return (created.json as { channel_id: string }).channel_id;
+      const { channel_id: channelId, playlist_url: playlistUrl } = created.json as {
+        channel_id: string;
+        playlist_url: string;
+      };
+      return { channelId, playlistUrl };
     },
     async client() {
       const page = await openSoraClient(this.browser, this.pages.url);
