@@ -84,6 +84,17 @@ export async function probeSegment(segment: FetchedSegment, entries: string, sel
   return await withFile(segment, (path) => probeStream(path, entries, select));
 }
 
+/** ffmpeg's raw output for the segment with these output options. */
+async function decode(segment: FetchedSegment, output: string[]): Promise<Buffer> {
+  const { stdout } = await withFile(segment, (path) =>
+    run('ffmpeg', ['-v', 'error', '-i', path, ...output, '-'], {
+      encoding: 'buffer',
+      maxBuffer: 256 * 1024 * 1024,
+    }),
+  );
+  return stdout;
+}
+
 export interface RgbPicture {
   width: number;
   height: number;
@@ -99,27 +110,16 @@ export async function lastPicture(
   width: number,
   height: number,
 ): Promise<RgbPicture> {
-  const { stdout } = await withFile(segment, (path) =>
-    run(
-      'ffmpeg',
-      [
-        '-v',
-        'error',
-        '-i',
-        path,
-        '-map',
-        '0:v:0',
-        '-vf',
-        `scale=${width}:${height}`,
-        '-f',
-        'rawvideo',
-        '-pix_fmt',
-        'rgb24',
-        '-',
-      ],
-      { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 },
-    ),
-  );
+  const stdout = await decode(segment, [
+    '-map',
+    '0:v:0',
+    '-vf',
+    `scale=${width}:${height}`,
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+  ]);
   const frameBytes = width * height * 3;
   const frames = Math.floor(stdout.length / frameBytes);
   if (frames === 0) throw new Error('the segment decoded to no picture');
@@ -137,31 +137,17 @@ export async function lastPicture(
 
 /** The segment's sound as 48 kHz mono samples (the mean of left and right; full scale 1). */
 export async function monoSamples(segment: FetchedSegment): Promise<Float32Array> {
-  const { stdout } = await withFile(segment, (path) =>
-    run(
-      'ffmpeg',
-      // -ac 1 would sum the channels at 0.707 each for float output: a full-scale stereo tone reads 1.41.
-      [
-        '-v',
-        'error',
-        '-i',
-        path,
-        '-map',
-        '0:a:0',
-        '-af',
-        'pan=mono|c0=0.5*c0+0.5*c1',
-        '-ar',
-        '48000',
-        '-f',
-        'f32le',
-        '-',
-      ],
-      {
-        encoding: 'buffer',
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    ),
-  );
+  // -ac 1 would sum the channels at 0.707 each for float output: a full-scale stereo tone reads 1.41.
+  const stdout = await decode(segment, [
+    '-map',
+    '0:a:0',
+    '-af',
+    'pan=mono|c0=0.5*c0+0.5*c1',
+    '-ar',
+    '48000',
+    '-f',
+    'f32le',
+  ]);
   return new Float32Array(stdout.buffer, stdout.byteOffset, Math.floor(stdout.length / 4));
 }
 
