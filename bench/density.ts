@@ -1,0 +1,454 @@
+/**
+ * Density: how many channels of one 640x480@30 1 Mbps variant this machine encodes in real time, and what a channel
+ * costs against a bare ffmpeg doing the same work.
+ *
+ * Phase A (Nagare): one channel is added every `stepSeconds`, each built as the server builds a channel with one
+ * publisher: the captured Chromium publisher (testdata/rtp/h264-opus.jsonl, H.264 640x480 + Opus, looped) replayed
+ * in real time into a PublisherDecoder whose pictures and sound go to the channel's composite HlsOutput (mixer,
+ * encoder, packager) with the server's defaults. ChannelPipeline itself is not used: it takes its publishers from
+ * the SFU's ingest, which a replayed capture does not pass through; what it builds for one publisher is this.
+ * After each addition, once settled, every channel is checked over a window: it keeps real time when its packager
+ * listed ≥ 95 % of the parts the window holds (one part of slack at the window's ends) and nothing was dropped,
+ * skipped or restarted (decoder, mixer, encoder). The first step that fails ends phase A. Each step records the
+ * cores used by this process, every decoder and every encoder (/proc).
+ *
+ * Phase B (bare ffmpeg, after phase A, same input): one ffmpeg per channel reading the same frames as Matroska at
+ * their own pace (-re), with the decoder's filters and the encoder's x264/AAC/fMP4 options taken from
+ * src/media/media-args.ts, its output thrown away; at 1 channel and at the most that kept real time.
+ *
+ * Prints a table and writes bench/results/density.json. Target: Nagare / bare CPU per channel ≤ 1.15.
+ *
+ *   node bench/density.ts [stepSeconds=20] [maxChannels=12]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { defaultLayout, type HlsVariant } from '../src/channel/channel-spec.ts';
+import { matroskaFrame, matroskaHeader } from '../src/container/matroska-writer.ts';
+import { monotonicMs } from '../src/lib/clock.ts';
+import type { EncoderStats } from '../src/media/channel-encoder.ts';
+import { HlsOutput, defaultMediaOptions, partTargetFor } from '../src/media/hls-output.ts';
+import { decoderArgs, encoderArgs } from '../src/media/media-args.ts';
+import type { MixerStats } from '../src/media/mixer.ts';
+import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
+import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
+import { ReplaySource } from '../test/helpers/replay-source.ts';
+import { cpuMsOf, loopedCapture, ownCpuMs } from './bench-util.ts';
+import { writeResults } from './results.ts';
+
+/** From a channel's (or the bare ffmpegs') start to its measuring window: processes up, first parts listed. */
+const settleSeconds = 5;
+/** Share of the window's parts a channel must list to keep real time. */
+const minPartsShare = 0.95;
+const targetRatio = 1.15;
+/** Input of phase B beyond its windows, so no bare ffmpeg reaches the end of its file while measured. */
+const inputMarginSeconds = 10;
+
+const stepSeconds = Number(process.argv[2] ?? '20');
+const maxChannels = Number(process.argv[3] ?? '12');
+if (!(stepSeconds >= 2 * settleSeconds) || !Number.isInteger(maxChannels) || maxChannels < 1) {
+  throw new Error(`usage: node bench/density.ts [stepSeconds ≥ ${2 * settleSeconds}] [maxChannels ≥ 1]`);
+}
+const windowSeconds = stepSeconds - settleSeconds;
+
+const variant: HlsVariant = {
+  video: { width: 640, height: 480, fps: 30, bps: 1_000_000, codec: 'h264_high' },
+  audio: { bps: 96_000 },
+  durationSeconds: 2,
+};
+const media = defaultMediaOptions;
+const partSeconds = partTargetFor(media.partSeconds, variant.video.fps);
+const coreCount = cpus().length;
+const log = pino({ level: 'warn' });
+
+const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
+
+/** What says whether a channel kept real time, as running totals. */
+interface ChannelCounters {
+  parts: number;
+  /** Pictures dropped (decoder, mixer, encoder), mixer ticks skipped, processes restarted. */
+  troubles: number;
+  latePictures: number;
+}
+
+/** One channel with one publisher, as the server builds it (ChannelPipeline with a one-publisher channel). */
+class BenchChannel {
+  readonly #source: ReplaySource;
+  readonly #output: HlsOutput;
+  readonly #decoder: PublisherDecoder;
+  readonly #epochMs = monotonicMs();
+
+  constructor(index: number, frames: EncodedFrame[]) {
+    const channelLog = log.child({ channel: index });
+    this.#source = new ReplaySource(frames);
+    this.#output = new HlsOutput({
+      channelId: `density-${index}`,
+      playlistId: `density-${index}`,
+      variants: [variant],
+      composition: { kind: 'layout', layout: defaultLayout },
+      epochMs: this.#epochMs,
+      media,
+      log: channelLog.child({ playlist: 'composite' }),
+    });
+    this.#decoder = new PublisherDecoder({
+      feed: this.#source,
+      ffmpegPath: media.ffmpegPath,
+      canvas: this.#output.canvas,
+      sink: this.#output.addSource({ connectionId: 'publisher' }),
+      log: channelLog.child({ stage: 'decoder' }),
+    });
+  }
+
+  start(): void {
+    this.#output.start();
+    this.#decoder.start();
+    this.#source.play(this.#epochMs);
+  }
+
+  decoderCpuMs(): number {
+    return cpuMsOf(this.#decoder.pid);
+  }
+
+  encoderCpuMs(): number {
+    return cpuMsOf(this.#output.encoderPid);
+  }
+
+  liveEdgeMs(): number | undefined {
+    return this.#output.liveEdgeMs();
+  }
+
+  counters(): ChannelCounters {
+    const stats = this.#output.stats() as { mixer: MixerStats; encoder: EncoderStats };
+    const decoder = this.#decoder.stats();
+    const { mixer, encoder } = stats;
+    return {
+      parts: this.#output.packagers[0]?.stats().parts ?? 0,
+      troubles:
+        decoder.videoDropped +
+        decoder.restarts +
+        mixer.videoFramesDropped +
+        mixer.lateTicksSkipped +
+        encoder.picturesDropped +
+        encoder.restarts,
+      latePictures: mixer.latePictures,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#source.stop();
+    await this.#decoder.close();
+    await this.#output.close();
+  }
+}
+
+interface NagareStep {
+  channels: number;
+  coresUsed: number;
+  coresPerChannel: number;
+  nodeCores: number;
+  decoderCores: number;
+  encoderCores: number;
+  /** The channel that listed the fewest parts: its parts / the parts the window holds. */
+  worstPartsShare: number;
+  troubles: number;
+  latePictures: number;
+  maxLiveEdgeMs: number | undefined;
+  keptRealTime: boolean;
+}
+
+function nagareMark(channels: readonly BenchChannel[]) {
+  return {
+    atMs: monotonicMs(),
+    nodeMs: ownCpuMs(),
+    decoderMs: channels.reduce((sum, channel) => sum + channel.decoderCpuMs(), 0),
+    encoderMs: channels.reduce((sum, channel) => sum + channel.encoderCpuMs(), 0),
+    counters: channels.map((channel) => channel.counters()),
+  };
+}
+
+/** Lets the newest channel settle, then measures every channel over the window. */
+async function measureNagare(channels: readonly BenchChannel[]): Promise<NagareStep> {
+  await sleep(settleSeconds * 1000);
+  const start = nagareMark(channels);
+  await sleep(windowSeconds * 1000);
+  const end = nagareMark(channels);
+  const wallMs = end.atMs - start.atMs;
+  const expectedParts = wallMs / 1000 / partSeconds;
+  let fewestParts = Number.POSITIVE_INFINITY;
+  let troubles = 0;
+  let latePictures = 0;
+  end.counters.forEach((after, index) => {
+    const before = start.counters[index] ?? { parts: 0, troubles: 0, latePictures: 0 };
+    fewestParts = Math.min(fewestParts, after.parts - before.parts);
+    troubles += after.troubles - before.troubles;
+    latePictures += after.latePictures - before.latePictures;
+  });
+  const edges = channels.flatMap((channel) => channel.liveEdgeMs() ?? []);
+  const node = end.nodeMs - start.nodeMs;
+  const decoding = end.decoderMs - start.decoderMs;
+  const encoding = end.encoderMs - start.encoderMs;
+  const coresUsed = (node + decoding + encoding) / wallMs;
+  return {
+    channels: channels.length,
+    coresUsed: round(coresUsed),
+    coresPerChannel: round(coresUsed / channels.length),
+    nodeCores: round(node / wallMs),
+    decoderCores: round(decoding / wallMs),
+    encoderCores: round(encoding / wallMs),
+    worstPartsShare: round(fewestParts / expectedParts),
+    troubles,
+    latePictures,
+    maxLiveEdgeMs: edges.length === 0 ? undefined : Math.max(...edges),
+    // One part of slack: the window's two ends fall inside parts.
+    keptRealTime: (fewestParts + 1) / expectedParts >= minPartsShare && troubles === 0,
+  };
+}
+
+/** The value following `flag` in an argv. */
+function valueAfter(args: readonly string[], flag: string): string {
+  const value = args[args.indexOf(flag) + 1];
+  if (!args.includes(flag) || value === undefined) throw new Error(`no ${flag} in ${args.join(' ')}`);
+  return value;
+}
+
+/**
+ * One channel's work in one ffmpeg, its arguments taken from Nagare's own builders so they cannot drift apart: the
+ * decoder's video and audio filters, then the encoder's filter graph, x264/AAC and fMP4 options, written to pipe 3.
+ * No -copyts: ffmpeg starts the input at 0, which is the decoder's start time here.
+ */
+function bareArgs(input: string): string[] {
+  const { width, height, fps } = variant.video;
+  const decoding = decoderArgs({ hasVideo: true, hasAudio: true, startSeconds: 0, width, height, fps });
+  const encoding = encoderArgs({ variants: [variant], partSeconds: media.partSeconds, preset: media.preset });
+  const encoderGraph = valueAfter(encoding, '-filter_complex');
+  if (!encoderGraph.startsWith('[0:v]')) throw new Error(`unexpected encoder graph ${encoderGraph}`);
+  const graph = `[0:v:0]${valueAfter(decoding, '-vf')}[decoded];[decoded]${encoderGraph.slice('[0:v]'.length)}`;
+  return [
+    ...['-hide_banner', '-nostats', '-loglevel', 'warning', '-progress', 'pipe:1', '-stats_period', '0.1'],
+    ...['-re', '-f', 'matroska', '-i', input],
+    ...['-filter_complex', graph, '-af', valueAfter(decoding, '-af')],
+    ...encoding.slice(encoding.indexOf('-map')),
+  ];
+}
+
+/** A bare ffmpeg and how much media it has written (its -progress reports). */
+interface BareProcess {
+  child: ChildProcess;
+  outTimeUs: number;
+  stderr: string;
+}
+
+function startBare(args: readonly string[], sinkFd: number): BareProcess {
+  const child = spawn(media.ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe', sinkFd] });
+  const bare: BareProcess = { child, outTimeUs: 0, stderr: '' };
+  child.stderr?.on('data', (chunk: Buffer) => {
+    bare.stderr = (bare.stderr + chunk.toString()).slice(-2000);
+  });
+  if (child.stdout !== null) {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const [key, value] = line.split('=');
+      if (key === 'out_time_us' && Number.isFinite(Number(value))) bare.outTimeUs = Number(value);
+    });
+  }
+  return bare;
+}
+
+async function stopBare(bare: BareProcess): Promise<void> {
+  if (bare.child.exitCode !== null || bare.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => bare.child.once('exit', resolve));
+  bare.child.kill('SIGKILL');
+  await exited;
+}
+
+interface BareStep {
+  channels: number;
+  coresUsed: number;
+  coresPerChannel: number;
+  /** The slowest process: media written / wall time over the window. */
+  slowestSpeed: number;
+}
+
+async function measureBare(count: number, input: string, running: Set<BareProcess>): Promise<BareStep> {
+  const sinkFd = openSync('/dev/null', 'w');
+  const processes = Array.from({ length: count }, () => startBare(bareArgs(input), sinkFd));
+  for (const bare of processes) running.add(bare);
+  try {
+    await sleep(settleSeconds * 1000);
+    const mark = () => ({
+      atMs: monotonicMs(),
+      cpuMs: processes.map((bare) => cpuMsOf(bare.child.pid)),
+      outTimeUs: processes.map((bare) => bare.outTimeUs),
+    });
+    const start = mark();
+    await sleep(windowSeconds * 1000);
+    const end = mark();
+    const died = processes.find((bare) => bare.child.exitCode !== null || bare.child.signalCode !== null);
+    if (died !== undefined) throw new Error(`bare ffmpeg ended while measured: ${died.stderr}`);
+    const wallMs = end.atMs - start.atMs;
+    const cpuMs = end.cpuMs.reduce((sum, ms, index) => sum + ms - (start.cpuMs[index] ?? 0), 0);
+    const speeds = end.outTimeUs.map((us, index) => (us - (start.outTimeUs[index] ?? 0)) / 1000 / wallMs);
+    return {
+      channels: count,
+      coresUsed: round(cpuMs / wallMs),
+      coresPerChannel: round(cpuMs / wallMs / count),
+      slowestSpeed: round(Math.min(...speeds)),
+    };
+  } finally {
+    await Promise.all(processes.map((bare) => stopBare(bare)));
+    for (const bare of processes) running.delete(bare);
+    closeSync(sinkFd);
+  }
+}
+
+/** The captured frames as Matroska, as the decoder receives them, for the bare ffmpeg to read. */
+async function writeInput(path: string, frames: readonly EncodedFrame[]): Promise<void> {
+  const header = matroskaHeader([
+    { number: 1, codec: 'H264' },
+    { number: 2, codec: 'opus' },
+  ]);
+  const blocks = frames.map((f) =>
+    matroskaFrame(f.kind === 'video' ? 1 : 2, ((f.ptsTicks ?? 0) * 1000) / f.timescale, f.keyframe, f.data),
+  );
+  await writeFile(path, Buffer.concat([header, ...blocks]));
+}
+
+/** A column of a printed table: its title and how a row shows in it. */
+type Column<Row> = readonly [title: string, cell: (row: Row) => string];
+
+function printTable<Row>(columns: readonly Column<Row>[], rows: readonly Row[]): void {
+  const cells = [columns.map(([title]) => title), ...rows.map((row) => columns.map(([, cell]) => cell(row)))];
+  const widths = columns.map((_, column) => Math.max(...cells.map((line) => line[column]?.length ?? 0)));
+  for (const line of cells)
+    console.log(line.map((cell, column) => cell.padStart(widths[column] ?? 0)).join('  '));
+}
+
+const nagareColumns: Column<NagareStep>[] = [
+  ['channels', (s) => String(s.channels)],
+  ['cores', (s) => s.coresUsed.toFixed(3)],
+  ['cores/ch', (s) => s.coresPerChannel.toFixed(3)],
+  ['node', (s) => s.nodeCores.toFixed(3)],
+  ['decoders', (s) => s.decoderCores.toFixed(3)],
+  ['encoders', (s) => s.encoderCores.toFixed(3)],
+  ['parts', (s) => `${(s.worstPartsShare * 100).toFixed(0)} %`],
+  ['troubles', (s) => String(s.troubles)],
+  ['late pics', (s) => String(s.latePictures)],
+  ['edge ms', (s) => String(s.maxLiveEdgeMs ?? '-')],
+  ['real time', (s) => (s.keptRealTime ? 'yes' : 'NO')],
+];
+
+const bareColumns: Column<BareStep>[] = [
+  ['channels', (s) => String(s.channels)],
+  ['cores', (s) => s.coresUsed.toFixed(3)],
+  ['cores/ch', (s) => s.coresPerChannel.toFixed(3)],
+  ['slowest speed', (s) => `${s.slowestSpeed}x`],
+];
+
+const channels: BenchChannel[] = [];
+const bareRunning = new Set<BareProcess>();
+const dir = await mkdtemp(join(tmpdir(), 'nagare-density-'));
+
+async function cleanUp(): Promise<void> {
+  await Promise.all([...bareRunning].map((bare) => stopBare(bare)));
+  await Promise.all(channels.splice(0).map((channel) => channel.close()));
+  await rm(dir, { recursive: true, force: true });
+}
+
+process.once('SIGINT', () => {
+  void cleanUp().finally(() => process.exit(130));
+});
+
+async function phaseA(): Promise<NagareStep[]> {
+  // Long enough for the first channel to play through every step.
+  const frames = loopedCapture(maxChannels * stepSeconds + settleSeconds);
+  const steps: NagareStep[] = [];
+  while (channels.length < maxChannels) {
+    const channel = new BenchChannel(channels.length, frames);
+    channels.push(channel);
+    channel.start();
+    const step = await measureNagare(channels);
+    steps.push(step);
+    console.error(
+      `${step.channels} channel(s): ${step.coresPerChannel} cores each, parts ${step.worstPartsShare}, troubles ${step.troubles}`,
+    );
+    if (!step.keptRealTime) break;
+  }
+  await Promise.all(channels.splice(0).map((channel) => channel.close()));
+  return steps;
+}
+
+async function phaseB(counts: readonly number[]): Promise<BareStep[]> {
+  const input = join(dir, 'input.mkv');
+  await writeInput(input, loopedCapture(stepSeconds + inputMarginSeconds));
+  const steps: BareStep[] = [];
+  for (const count of counts) steps.push(await measureBare(count, input, bareRunning));
+  return steps;
+}
+
+/** The figures of both phases, compared at 1 channel and at the most that kept real time. */
+function summarize(nagare: NagareStep[], bare: BareStep[], counts: readonly number[]) {
+  const maxRealTime = nagare.filter((step) => step.keptRealTime).at(-1);
+  const ratios = counts.flatMap((count) => {
+    const ours = nagare.find((step) => step.channels === count);
+    const theirs = bare.find((step) => step.channels === count);
+    if (ours === undefined || theirs === undefined) return [];
+    const ratio = round(ours.coresPerChannel / theirs.coresPerChannel, 2);
+    return [{ channels: count, nagare: ours.coresPerChannel, bare: theirs.coresPerChannel, ratio }];
+  });
+  return {
+    input: 'testdata/rtp/h264-opus.jsonl looped (Chromium H.264 640x480 + Opus), replayed in real time',
+    variant,
+    stepSeconds,
+    windowSeconds,
+    cores: coreCount,
+    maxRealTimeChannels: maxRealTime?.channels ?? 0,
+    // False when every step up to maxChannels kept real time: the limit is higher than measured.
+    limitFound: nagare.at(-1)?.keptRealTime === false,
+    channelsPerCore: round((maxRealTime?.channels ?? 0) / coreCount, 2),
+    // 1 / the cores a channel used at the most channels: what a whole core would hold at that cost.
+    channelsPerCoreUsed: maxRealTime === undefined ? undefined : round(1 / maxRealTime.coresPerChannel, 2),
+    nagare,
+    bare,
+    coresPerChannelRatios: ratios,
+    targetRatio,
+    targetMet: ratios.length > 0 && ratios.every((r) => r.ratio <= targetRatio),
+  };
+}
+
+function printReport(figures: ReturnType<typeof summarize>): void {
+  const { maxRealTimeChannels: most } = figures;
+  console.log(`\nDensity: one 640x480@30 1 Mbps variant per channel, ${coreCount} cores`);
+  console.log(
+    `\nNagare, one channel added every ${stepSeconds} s, measured over its last ${windowSeconds} s:`,
+  );
+  printTable(nagareColumns, figures.nagare);
+  console.log(`\nBare ffmpeg, same input and encoder options, measured over ${windowSeconds} s:`);
+  printTable(bareColumns, figures.bare);
+  const higher = figures.limitFound ? '' : ` (all ${maxChannels} kept up: the limit is higher)`;
+  console.log(`\nMost channels in real time: ${most}${higher}`);
+  console.log(`Channels per core: ${figures.channelsPerCore} (${most} / ${coreCount} cores)`);
+  if (figures.channelsPerCoreUsed !== undefined) {
+    console.log(`Channels per core used, at ${most} channels: ${figures.channelsPerCoreUsed}`);
+  }
+  for (const r of figures.coresPerChannelRatios) {
+    const met = r.ratio <= targetRatio ? 'met' : 'NOT met';
+    console.log(
+      `At ${r.channels} channel(s): Nagare ${r.nagare} / bare ${r.bare} cores per channel = ${r.ratio} (target ≤ ${targetRatio}: ${met})`,
+    );
+  }
+}
+
+try {
+  const nagare = await phaseA();
+  const most = nagare.filter((step) => step.keptRealTime).at(-1)?.channels ?? 0;
+  const counts = [...new Set([1, most])].filter((count) => count > 0);
+  const figures = summarize(nagare, await phaseB(counts), counts);
+  printReport(figures);
+  console.log(`\nwritten to ${writeResults('density', figures)}`);
+} finally {
+  await cleanUp();
+}
