@@ -140,6 +140,11 @@ export function createMetrics(sources: MetricsSources): Registry {
     'Duplicate packets dropped.',
     (t) => t.duplicates,
   );
+  ingestCounter(
+    'nagare_rtp_nacks_sent_total',
+    'NACKs sent to publishers for missing packets.',
+    (t) => t.nacksSent,
+  );
   ingestCounter('nagare_frames_total', 'Frames assembled from RTP.', (t) => t.frames);
   ingestCounter(
     'nagare_keyframe_requests_total',

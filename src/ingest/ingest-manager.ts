@@ -25,6 +25,8 @@ export interface TrackTotals {
   /** Gaps filled after later packets had arrived: reordering, or NACK retransmissions. */
   recovered: number;
   keyframeRequests: number;
+  /** NACKs the transport sent upstream (as last read from it). */
+  nacksSent: number;
 }
 
 export interface IngestTotals {
@@ -42,6 +44,7 @@ const emptyTrack = (): TrackTotals => ({
   duplicates: 0,
   recovered: 0,
   keyframeRequests: 0,
+  nacksSent: 0,
 });
 
 function addFeedStats(totals: IngestTotals, feed: PublisherFeed): void {
@@ -59,6 +62,7 @@ function addFeedStats(totals: IngestTotals, feed: PublisherFeed): void {
     into.duplicates += track.jitter.duplicates;
     into.recovered += track.jitter.recovered;
     into.keyframeRequests += track.keyframeRequests;
+    into.nacksSent += stats.transport[kind]?.nacksSent ?? 0;
   }
 }
 

@@ -26,6 +26,9 @@ export interface PublisherFeedOptions {
   pollIntervalMs?: number;
 }
 
+/** How often the transport's NACK/PLI/loss counters are read for the totals (they are read on demand too). */
+const transportReadIntervalMs = 2000;
+
 export class PublisherFeed {
   readonly channelId: string;
   readonly publisherId: string;
@@ -37,6 +40,9 @@ export class PublisherFeed {
   readonly #closeListeners = new Set<() => void>();
   readonly #recorder: FrameRecorder | undefined;
   readonly #timer: NodeJS.Timeout;
+  readonly #transportTimer: NodeJS.Timeout;
+  /** The transport's counters as last read: kept after close, so totals survive the publisher. */
+  #transport: Partial<Record<IngestKind, TransportStats>> = {};
   #closed = false;
   #listenerFaults = 0;
 
@@ -54,6 +60,10 @@ export class PublisherFeed {
       this.#deliver(this.#ingest.poll(monotonicMs()));
     }, options.pollIntervalMs ?? 20);
     this.#timer.unref();
+    this.#transportTimer = setInterval(() => {
+      void this.#readTransport();
+    }, transportReadIntervalMs);
+    this.#transportTimer.unref();
   }
 
   get closed(): boolean {
@@ -122,11 +132,17 @@ export class PublisherFeed {
     this.#deliver(this.#ingest.requestKeyframe(monotonicMs(), reason));
   }
 
-  stats(): ReturnType<PublisherIngest['stats']> & { listenerFaults: number; recorderDropped: number } {
+  stats(): ReturnType<PublisherIngest['stats']> & {
+    listenerFaults: number;
+    recorderDropped: number;
+    /** The transport's counters as last read (at most a couple of seconds old). */
+    transport: Partial<Record<IngestKind, TransportStats>>;
+  } {
     return {
       ...this.#ingest.stats(),
       listenerFaults: this.#listenerFaults,
       recorderDropped: this.#recorder?.dropped ?? 0,
+      transport: this.#transport,
     };
   }
 
@@ -137,10 +153,21 @@ export class PublisherFeed {
     return out;
   }
 
+  async #readTransport(): Promise<void> {
+    try {
+      const read = await this.transportStats();
+      // A track that left keeps its last figures.
+      this.#transport = { ...this.#transport, ...read };
+    } catch (err) {
+      this.#log.debug({ err }, 'transport stats unreadable');
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#transportTimer);
     for (const { detach } of this.#tracks.values()) detach();
     this.#tracks.clear();
     this.#listeners.clear();

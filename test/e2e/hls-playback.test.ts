@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { e2eSkipReason } from './harness/chromium.ts';
 import { useE2eEnvironment } from './harness/e2e-environment.ts';
-import { callApi, testToken } from '../helpers/server.ts';
+import { callApi, scrapeMetrics } from '../helpers/server.ts';
 import { probeStream, run } from '../helpers/ffmpeg.ts';
 
 const skip = e2eSkipReason();
@@ -149,15 +149,11 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
   });
 
   test('/metrics counts the live channel: its publisher, RTP received, HLS served, the live edge', async () => {
-    const answer = await fetch(`${env.server.url}/metrics`, {
-      headers: { Authorization: `Bearer ${testToken}` },
-    });
-    assert.equal(answer.status, 200);
-    const text = await answer.text();
+    const values = await scrapeMetrics(env.server.url);
     const value = (sample: string): number => {
-      const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-      assert.ok(line !== undefined, `${sample} in\n${text.slice(0, 2000)}`);
-      return Number(line.slice(sample.length + 1));
+      const found = values.get(sample);
+      assert.ok(found !== undefined, `${sample} in ${JSON.stringify([...values.keys()].slice(0, 50))}`);
+      return found;
     };
     assert.equal(value('nagare_channels{state="live"}'), 1);
     assert.equal(value('nagare_connections{role="sendonly"}'), 1);

@@ -181,3 +181,87 @@ export function isColour(
       return b > 170 && r < 90 && g < 90;
   }
 }
+
+/** Segments `afterMsn + 1` … `afterMsn + count` (waiting for them), after their init segment: one playable file. */
+export async function segmentsAfter(
+  mediaUrl: URL,
+  afterMsn: number,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<FetchedSegment> {
+  const last = afterMsn + count;
+  const playlist = await eventually(`segments ${afterMsn + 1}–${last}`, timeoutMs, async () => {
+    const listed = await text(mediaUrl);
+    return listed.includes(`\n${last}.m4s`) ? listed : undefined;
+  });
+  const map = /^#EXT-X-MAP:URI="([^"]+)"/m.exec(playlist)?.[1];
+  if (map === undefined) throw new Error(`no EXT-X-MAP in\n${playlist}`);
+  const parts = [await bytes(new URL(map, mediaUrl))];
+  for (let msn = afterMsn + 1; msn <= last; msn++) parts.push(await bytes(new URL(`${msn}.m4s`, mediaUrl)));
+  return { msn: last, bytes: Buffer.concat(parts), playlist };
+}
+
+/** ffprobe's `<pts_time>,<tag>` lines for the frames of a lavfi graph, as [seconds, value] pairs. */
+async function taggedFrames(graph: string, tag: string): Promise<[number, number][]> {
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    graph,
+    '-show_entries',
+    `frame=pts_time:frame_tags=${tag}`,
+    '-of',
+    'csv=p=0',
+  ]);
+  // astats reports silence as -inf.
+  const number = (field: string | undefined): number => (field === '-inf' ? -Infinity : Number(field));
+  return stdout
+    .split('\n')
+    .map((line) => line.split(','))
+    .map(([time, value]): [number, number] => [number(time), number(value)])
+    .filter(([time, value]) => Number.isFinite(time) && !Number.isNaN(value));
+}
+
+/** Where a white flash starts in the picture and a tone starts in the sound: media seconds of each. */
+export interface FlashOnsets {
+  video: number[];
+  audio: number[];
+}
+
+/**
+ * The onsets of the sync source's flashes (pages/sora-client.js, `flashEveryMs`) in a segment: a picture whose
+ * mean luma rises past `lumaThreshold` after one below it, and a 5 ms window whose RMS level rises past
+ * `levelThresholdDb` after one below it. Times are the demuxed presentation times, as a player schedules them.
+ */
+export async function flashOnsets(
+  segment: FetchedSegment,
+  lumaThreshold = 170,
+  levelThresholdDb = -30,
+): Promise<FlashOnsets> {
+  return await withFile(segment, async (path) => {
+    const luma = await taggedFrames(`movie=${path},signalstats`, 'lavfi.signalstats.YAVG');
+    const level = await taggedFrames(
+      `amovie=${path},pan=mono|c0=c0,asetnsamples=n=240:p=0,astats=metadata=1:reset=1`,
+      'lavfi.astats.Overall.RMS_level',
+    );
+    const rises = (series: [number, number][], threshold: number): number[] =>
+      series.flatMap(([time, value], index) =>
+        index > 0 && value > threshold && (series[index - 1]?.[1] ?? threshold) <= threshold ? [time] : [],
+      );
+    return { video: rises(luma, lumaThreshold), audio: rises(level, levelThresholdDb) };
+  });
+}
+
+/** For each video onset, the nearest audio onset minus it (positive: the sound comes late), seconds. */
+export function avOffsets(onsets: FlashOnsets): number[] {
+  return onsets.video.flatMap((video) => {
+    const nearest = onsets.audio.reduce<number | undefined>(
+      (best, audio) =>
+        best === undefined || Math.abs(audio - video) < Math.abs(best - video) ? audio : best,
+      undefined,
+    );
+    return nearest === undefined ? [] : [nearest - video];
+  });
+}

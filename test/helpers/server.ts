@@ -281,3 +281,21 @@ export function assertApiError(
   if (typeof message === 'string') assert.equal(body.error.message, message);
   else assert.match(body.error.message as string, message);
 }
+
+/** `name{labels} value` lines of a Prometheus text exposition → value, keyed by `name{labels}` (or `name`). */
+export function metricSamples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return out;
+}
+
+/** GET /metrics with the test token; throws unless it answers 200. */
+export async function scrapeMetrics(serverUrl: string): Promise<Map<string, number>> {
+  const answer = await fetch(`${serverUrl}/metrics`, { headers: { Authorization: `Bearer ${testToken}` } });
+  if (answer.status !== 200) throw new Error(`GET /metrics: HTTP ${answer.status}`);
+  return metricSamples(await answer.text());
+}

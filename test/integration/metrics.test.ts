@@ -1,18 +1,13 @@
 /** GET /metrics: Prometheus text for a holder of an API token, read from the server's live counters. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createChannel, startTestServer, testToken, type TestServer } from '../helpers/server.ts';
-
-/** `name{labels} value` lines → value, keyed by `name{labels}` (or `name`). */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
-}
+import {
+  createChannel,
+  metricSamples,
+  startTestServer,
+  testToken,
+  type TestServer,
+} from '../helpers/server.ts';
 
 describe('/metrics', () => {
   let server: TestServer;
@@ -38,7 +33,7 @@ describe('/metrics', () => {
     const answer = await scrape();
     assert.equal(answer.status, 200);
     assert.match(answer.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    const values = samples(await answer.text());
+    const values = metricSamples(await answer.text());
     assert.equal(values.get('nagare_channels{state="idle"}'), 2);
     assert.equal(values.get('nagare_channels{state="live"}'), 0);
     assert.equal(values.get('nagare_connections{role="sendonly"}'), 0);

@@ -7,8 +7,12 @@ import type { Page } from 'playwright-core';
 import type { BrowserHandle } from './chromium.ts';
 
 export type SoraRole = 'sendonly' | 'recvonly' | 'sendrecv';
-/** `'camera'`: Chromium's fake camera and microphone. Otherwise a canvas of one colour and an oscillator tone. */
-export type MediaSourceSpec = 'camera' | { color: string; toneHz: number };
+/**
+ * `'camera'`: Chromium's fake camera and microphone. Otherwise a canvas of one colour and an oscillator tone; with
+ * `flashEveryMs`, the picture turns white and the tone sounds together for `flashMs` (default 200) each period.
+ */
+export type MediaSourceSpec =
+  'camera' | { color: string; toneHz: number; flashEveryMs?: number; flashMs?: number };
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface SoraConnectOptions {

@@ -31,15 +31,22 @@ function isPong(text) {
   }
 }
 
-/** A canvas filled with `color` plus a small moving square (so the encoder has changes to send) and a tone. */
-function syntheticSource({ color = '#ff0000', toneHz = 440 }) {
+/**
+ * A canvas filled with `color` plus a small moving square (so the encoder has changes to send) and a tone. With
+ * `flashEveryMs`, a sync source instead: the picture turns white and the tone sounds together for `flashMs` at
+ * the start of every period, both timed from the AudioContext's clock, and are `color` and silence otherwise.
+ */
+function syntheticSource({ color = '#ff0000', toneHz = 440, flashEveryMs, flashMs = 200 }) {
   const canvas = document.createElement('canvas');
   canvas.width = 640;
   canvas.height = 480;
   const g = canvas.getContext('2d');
+  const audioContext = new AudioContext({ sampleRate: 48000 });
+  const flashing = flashEveryMs !== undefined;
   let frame = 0;
+  const inFlash = () => (audioContext.currentTime * 1000) % flashEveryMs < flashMs;
   const draw = () => {
-    g.fillStyle = color;
+    g.fillStyle = flashing && inFlash() ? '#ffffff' : color;
     g.fillRect(0, 0, 640, 480);
     // The mover stays in the top 16 rows so the rest of the picture is exactly `color`.
     g.fillStyle = '#ffffff';
@@ -47,20 +54,35 @@ function syntheticSource({ color = '#ff0000', toneHz = 440 }) {
     frame += 1;
   };
   draw();
-  // setInterval rather than requestAnimationFrame: rAF stops when the page is not rendered.
-  const timer = setInterval(draw, 1000 / 30);
-  const audioContext = new AudioContext({ sampleRate: 48000 });
+  // setInterval rather than requestAnimationFrame: rAF stops when the page is not rendered. A sync source draws
+  // at 100 Hz so a flash starts within 10 ms of its sound.
+  const timer = setInterval(draw, flashing ? 10 : 1000 / 30);
   const oscillator = new OscillatorNode(audioContext, { frequency: toneHz });
-  const gain = new GainNode(audioContext, { gain: 0.5 });
+  const gain = new GainNode(audioContext, { gain: flashing ? 0 : 0.5 });
   const destination = new MediaStreamAudioDestinationNode(audioContext, { channelCount: 1 });
   oscillator.connect(gain).connect(destination);
   oscillator.start();
+  let scheduler = null;
+  if (flashing) {
+    // Gate the tone on the same clock as the picture, scheduled a few periods ahead.
+    let next = Math.ceil((audioContext.currentTime * 1000) / flashEveryMs) * flashEveryMs;
+    const schedule = () => {
+      while (next < audioContext.currentTime * 1000 + 3 * flashEveryMs) {
+        gain.gain.setValueAtTime(0.5, next / 1000);
+        gain.gain.setValueAtTime(0, (next + flashMs) / 1000);
+        next += flashEveryMs;
+      }
+    };
+    schedule();
+    scheduler = setInterval(schedule, flashEveryMs);
+  }
   const stream = new MediaStream([
     ...canvas.captureStream(30).getVideoTracks(),
     ...destination.stream.getAudioTracks(),
   ]);
   const stop = () => {
     clearInterval(timer);
+    if (scheduler !== null) clearInterval(scheduler);
     for (const track of stream.getTracks()) track.stop();
     oscillator.stop();
     void audioContext.close();
