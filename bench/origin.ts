@@ -1,0 +1,318 @@
+/**
+ * The HLS origin under load, against Debian's nginx serving the same bytes in the same run.
+ *
+ * What is served: the real CLI (src/main.ts) in a child process, so that its memory is its own, with one live
+ * channel (one 640x480@30 1 Mbps variant, 2 s segments, 0.5 s parts): a werift publisher replays a captured
+ * Chromium publisher's RTP (testdata/rtp/h264-opus.jsonl, looped, real time) over real WebRTC, through ingest,
+ * decoder, mixer, encoder and packager. The channel stays live throughout, so its ffmpeg children and its mixer
+ * (in the server's process) run during every measurement, against nginx as well as against Nagare.
+ *
+ * 1. Requests per second and latency: for the newest complete segment, the newest part and the media playlist
+ *    (plain GET), the bench fetches all three from Nagare at one moment and writes the same bytes into nginx's
+ *    directory under the same paths; then autocannon (`connections` keep-alive connections, `seconds` each) loads
+ *    Nagare, then nginx. A fresh snapshot is taken for each resource, so the segment is still in Nagare's window of
+ *    8 segments (16 s) while it is loaded. Nagare's playlist is live (it changes as parts come); nginx's is the
+ *    snapshot. nginx: `worker_processes auto` (2 workers on 2 cores, as Debian configures it), sendfile, no access
+ *    log (bench/origin/nginx.ts). autocannon runs in a process of its own but on the same cores as the servers:
+ *    the same generator against both, so the ratio is fair; but it is one JavaScript thread, and on large bodies
+ *    it can be the limit rather than the server: its CPU is printed, and when it is near a core or both servers
+ *    answer at about the same rate, the generator was the limit. So each server's CPU above its idle (sampled for
+ *    3 s at the start; Nagare's process also mixes the channel) is printed too, and the requests per CPU-second
+ *    of it: the servers' efficiency, whoever was the limit. Target: Nagare ≥ 0.8 × nginx in requests per second.
+ * 2. Blocking requests (bench/origin/blocking.ts): `waiting` LL-HLS blocking playlist requests held at once, on
+ *    connections without keep-alive, for a part two seconds ahead: the server's resident memory and heap per held
+ *    request, and the time from the part appearing (the first answer) to the last of them answered; every answer
+ *    checked 200 and listing the part. Run before the load, after a small warm-up round, so that the memory
+ *    figure is not lost in the garbage of the load runs.
+ *
+ * Needs ffmpeg, and nginx (installed with apt-get when missing); `waiting` + 200 open files per process: raise
+ * with `ulimit -n 65536` in the same shell when `ulimit -n` is lower.
+ *
+ *   node bench/origin.ts [connections=100] [seconds=10] [waiting=10000]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { callApi, spawnServer, testToken, type ServerProcess } from '../test/helpers/server.ts';
+import {
+  holdBlockingRequests,
+  openFilesLimit,
+  type BlockingFigures,
+  type ServerProbe,
+} from './origin/blocking.ts';
+import { idleCoresOf, runLoad, type LoadFigures } from './origin/load.ts';
+import { ensureNginx, nginxPath, startNginx, type Nginx } from './origin/nginx.ts';
+import { startReplayPublisher } from './origin/replay-publisher.ts';
+import { writeResults } from './results.ts';
+
+const connections = Number(process.argv[2] ?? '100');
+const seconds = Number(process.argv[3] ?? '10');
+const waiting = Number(process.argv[4] ?? '10000');
+
+/**
+ * A segment stays in Nagare's window of 8 complete segments for 16 s after it is made, and is up to 2 s old when
+ * taken: a longer run would load a segment gone (404).
+ */
+const maxSeconds = 12;
+/** Open files besides the held requests: the server's channel, ffmpeg pipes, the load generator's. */
+const spareFiles = 200;
+/** Held requests of the warm-up round, discarded: the server's code paths compiled, its pools grown. */
+const warmUpRequests = 500;
+/** Pause after the blocking requests, for the server to let go of their connections before the load. */
+const settleMs = 2000;
+/** Complete segments the playlist has before anything is measured. */
+const segmentsBeforeStart = 3;
+const startTimeoutMs = 30_000;
+const target = 0.8;
+const variant = { video: { width: 640, height: 480, fps: 30, bps: 1_000_000 }, audio: { bps: 64_000 } };
+
+if (!Number.isInteger(connections) || connections < 1)
+  throw new Error('connections must be a positive integer');
+if (!(seconds >= 1 && seconds <= maxSeconds)) {
+  throw new Error(
+    `seconds must be from 1 to ${maxSeconds}: the segment loaded leaves Nagare's window 16 s after it is made`,
+  );
+}
+if (!Number.isInteger(waiting) || waiting < 1) throw new Error('waiting must be a positive integer');
+if (openFilesLimit() < waiting + spareFiles) {
+  throw new Error(
+    `ulimit -n is ${openFilesLimit()}; ${waiting} held requests need ${waiting + spareFiles}: ` +
+      `run \`ulimit -n ${Math.max(65_536, waiting + spareFiles)}\` in this shell first`,
+  );
+}
+
+/** The server's /metrics: value by series (`name` or `name{labels}`). */
+async function scrape(url: string): Promise<ReadonlyMap<string, number>> {
+  const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${testToken}` } });
+  const values = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+async function fetchBytes(url: string): Promise<Buffer> {
+  const response = await fetch(url);
+  if (response.status !== 200) throw new Error(`${url}: ${response.status}`);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+type Resource = 'segment' | 'part' | 'playlist';
+
+/** The media playlist, its newest complete segment and newest part, fetched from Nagare together. */
+async function snapshot(
+  baseUrl: string,
+  playlistPath: string,
+): Promise<Record<Resource, { path: string; bytes: Buffer }>> {
+  const dir = playlistPath.slice(0, playlistPath.lastIndexOf('/') + 1);
+  const playlist = await fetchBytes(`${baseUrl}${playlistPath}`);
+  const lines = playlist.toString('utf8').split('\n');
+  const segment = lines.filter((line) => /^\d+\.m4s$/.test(line)).at(-1);
+  const part = lines
+    .filter((line) => line.startsWith('#EXT-X-PART:'))
+    .map((line) => /URI="([^"]+)"/.exec(line)?.[1])
+    .at(-1);
+  if (segment === undefined || part === undefined)
+    throw new Error(`no segment or part listed:\n${playlist.toString('utf8')}`);
+  const [segmentBytes, partBytes] = await Promise.all([
+    fetchBytes(`${baseUrl}${dir}${segment}`),
+    fetchBytes(`${baseUrl}${dir}${part}`),
+  ]);
+  return {
+    segment: { path: `${dir}${segment}`, bytes: segmentBytes },
+    part: { path: `${dir}${part}`, bytes: partBytes },
+    playlist: { path: playlistPath, bytes: playlist },
+  };
+}
+
+interface Comparison {
+  path: string;
+  bytes: number;
+  nagare: LoadFigures;
+  nginx: LoadFigures;
+  /** Nagare's requests per second over nginx's. */
+  ratio: number;
+  met: boolean;
+  /** Nagare's requests per CPU-second above idle over nginx's. */
+  efficiencyRatio: number | null;
+}
+
+/** Both servers as a run needs them: where to load, and the processes whose CPU is counted. */
+interface Servers {
+  nagare: ServerProcess;
+  nagareCpu: { pids: readonly number[]; idleCores: number };
+  nginx: Nginx;
+  nginxCpu: { pids: readonly number[]; idleCores: number };
+  playlistPath: string;
+}
+
+async function compare(servers: Servers, resource: Resource): Promise<Comparison> {
+  const { nagare: server, nginx, playlistPath } = servers;
+  const files = await snapshot(server.url, playlistPath);
+  for (const file of Object.values(files)) await nginx.put(file.path, file.bytes);
+  const { path, bytes } = files[resource];
+  const nginxUrl = `http://127.0.0.1:${nginx.port}${path}`;
+  if (!(await fetchBytes(nginxUrl)).equals(bytes)) throw new Error(`nginx does not serve Nagare's ${path}`);
+  const nagare = await runLoad(`${server.url}${path}`, connections, seconds, servers.nagareCpu);
+  const reference = await runLoad(nginxUrl, connections, seconds, servers.nginxCpu);
+  const ratio = Number((nagare.requestsPerSecond / reference.requestsPerSecond).toFixed(2));
+  const efficiencyRatio =
+    nagare.requestsPerServerCpuSecond === null || reference.requestsPerServerCpuSecond === null
+      ? null
+      : Number((nagare.requestsPerServerCpuSecond / reference.requestsPerServerCpuSecond).toFixed(2));
+  return {
+    path,
+    bytes: bytes.length,
+    nagare,
+    nginx: reference,
+    ratio,
+    met: ratio >= target,
+    efficiencyRatio,
+  };
+}
+
+/** Waits until the media playlist lists `segmentsBeforeStart` complete segments; returns its path. */
+async function livePlaylist(baseUrl: string, playlistUrl: string): Promise<string> {
+  const multivariant = new URL(playlistUrl);
+  const text = (await fetchBytes(`${baseUrl}${multivariant.pathname}`)).toString('utf8');
+  const variantUri = text.trim().split('\n').at(-1) ?? '';
+  const path = new URL(variantUri, `${baseUrl}${multivariant.pathname}`).pathname;
+  const deadline = performance.now() + startTimeoutMs;
+  for (;;) {
+    const media = (await fetchBytes(`${baseUrl}${path}`)).toString('utf8');
+    if (media.split('\n').filter((line) => /^\d+\.m4s$/.test(line)).length >= segmentsBeforeStart)
+      return path;
+    if (performance.now() > deadline)
+      throw new Error(`no ${segmentsBeforeStart} segments in time:\n${media}`);
+    await sleep(500);
+  }
+}
+
+/** nginx prints its version on stderr (which results.ts does not read, so it is kept with the figures too). */
+const nginxVersion = (): string => spawnSync(nginxPath, ['-v'], { encoding: 'utf8' }).stderr.trim();
+
+const describeLoad = (label: string, f: LoadFigures): string =>
+  `  ${label.padEnd(7)} ${String(f.requestsPerSecond).padStart(7)} req/s  p50 ${f.latencyMs.p50} ms  p99 ` +
+  `${f.latencyMs.p99} ms  ${f.throughputMBps} MB/s  errors ${f.errors + f.timeouts}  non-2xx ${f.non2xx}  ` +
+  `server ${f.serverCores} cores (idle ${f.serverIdleCores}; ${f.requestsPerServerCpuSecond ?? 'n/a'} req per CPU-s ` +
+  `above idle)  autocannon ${f.loadGeneratorCores} cores`;
+
+interface ChannelFigures {
+  rtpPacketsSent: number;
+  videoFramesIngested: number | null;
+  videoPacketsLost: number | null;
+  audioPacketsLost: number | null;
+}
+
+function print(
+  comparisons: Record<Resource, Comparison>,
+  blocking: BlockingFigures,
+  channel: ChannelFigures,
+): void {
+  console.log(
+    `\nOrigin under load: ${connections} connections, ${seconds} s each, autocannon in its own process`,
+  );
+  for (const [resource, c] of Object.entries(comparisons)) {
+    console.log(`${resource} ${c.path} (${c.bytes} B)`);
+    console.log(describeLoad('Nagare', c.nagare));
+    console.log(describeLoad('nginx', c.nginx));
+    console.log(
+      `  Nagare / nginx = ${c.ratio} (target ≥ ${target}: ${c.met ? 'met' : 'NOT met'}); ` +
+        `per CPU-second ${c.efficiencyRatio ?? 'n/a'}`,
+    );
+  }
+  const b = blocking;
+  console.log(`\n${b.requests} blocking playlist requests for part ${b.target}, one connection each`);
+  console.log(
+    `  connected in ${b.connectMs} ms; all held ${b.allHeldAfterMs ?? 'never (the part came first)'} ms after written`,
+  );
+  console.log(
+    `  server RSS ${b.memory.rssBeforeMB} → ${b.memory.rssConnectedMB} (connected) → ${b.memory.rssHeldMB} MB (held): ` +
+      `${b.memory.rssPerRequestKB} kB per held request; heap ${b.memory.heapBeforeMB} → ${b.memory.heapHeldMB} MB: ` +
+      `${b.memory.heapPerRequestKB} kB per request`,
+  );
+  console.log(
+    `  answers: ${b.answers.ok} × 200, statuses ${JSON.stringify(b.answers.statuses)}, ${b.answers.withoutPart} ` +
+      `without the part, ${b.answers.unanswered} unanswered: ${b.verified ? 'all 200 with the part' : 'NOT all 200 with the part'}`,
+  );
+  console.log(
+    `  first answer (the part appearing) ${b.firstAnswerAfterWriteMs} ms after the requests were written; ` +
+      `from it to the last answer ${b.firstToLastMs} ms (p50 ${b.answerMs?.p50} ms, p99 ${b.answerMs?.p99} ms)`,
+  );
+  console.log(
+    `\nThe channel meanwhile: ${channel.rtpPacketsSent} RTP packets sent, ${channel.videoFramesIngested} video ` +
+      `frames ingested, ${channel.videoPacketsLost} video and ${channel.audioPacketsLost} audio packets lost`,
+  );
+}
+
+ensureNginx();
+const cleanup: (() => Promise<unknown>)[] = [];
+try {
+  const dataDir = await mkdtemp(join(tmpdir(), 'nagare-bench-origin-'));
+  cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+  const server = await spawnServer(['--api-token', testToken, '--data-dir', dataDir]);
+  cleanup.push(() => server.stop());
+  const created = await callApi(server.url, 'ImageFlux_20180905.CreateChannel', { hls: [variant] });
+  const { channel_id: channelId, playlist_url: playlistUrl } = created.json as {
+    channel_id: string;
+    playlist_url: string;
+  };
+  const publisher = await startReplayPublisher(`${server.url.replace('http', 'ws')}/signaling`, channelId);
+  cleanup.push(() => publisher.close());
+  const playlistPath = await livePlaylist(server.url, playlistUrl);
+  const nginx = await startNginx();
+  cleanup.push(() => nginx.stop());
+  const serverPid = server.child.pid ?? 0;
+  const nginxPids = nginx.pids();
+  const servers: Servers = {
+    nagare: server,
+    nagareCpu: { pids: [serverPid], idleCores: await idleCoresOf([serverPid]) },
+    nginx,
+    nginxCpu: { pids: nginxPids, idleCores: await idleCoresOf(nginxPids) },
+    playlistPath,
+  };
+
+  const probe: ServerProbe = {
+    port: Number(new URL(server.url).port),
+    pid: serverPid,
+    metrics: () => scrape(server.url),
+  };
+  await holdBlockingRequests(probe, playlistPath, Math.min(warmUpRequests, waiting));
+  const blocking = await holdBlockingRequests(probe, playlistPath, waiting);
+
+  await sleep(settleMs);
+  const comparisons = {
+    segment: await compare(servers, 'segment'),
+    part: await compare(servers, 'part'),
+    playlist: await compare(servers, 'playlist'),
+  };
+  const ingest = await scrape(server.url);
+  const channel: ChannelFigures = {
+    rtpPacketsSent: publisher.sent,
+    videoFramesIngested: ingest.get('nagare_frames_total{kind="video"}') ?? null,
+    videoPacketsLost: ingest.get('nagare_rtp_lost_packets_total{kind="video"}') ?? null,
+    audioPacketsLost: ingest.get('nagare_rtp_lost_packets_total{kind="audio"}') ?? null,
+  };
+  const figures = {
+    served:
+      'one live channel of the real CLI: testdata/rtp/h264-opus.jsonl replayed over WebRTC by a werift publisher, ' +
+      'one 640x480@30 1 Mbps variant, 2 s segments, 0.5 s parts',
+    connections,
+    seconds,
+    nginx: { version: nginxVersion(), workerProcesses: 'auto' },
+    load: comparisons,
+    blocking,
+    channel,
+  };
+  print(comparisons, blocking, channel);
+  console.log(`\nwritten: ${writeResults('origin', figures, { programs: { nginx: ['-v'] } })}`);
+} finally {
+  for (const step of cleanup.reverse())
+    await step().catch((error: unknown) => {
+      console.error('cleanup:', error);
+    });
+}
