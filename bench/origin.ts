@@ -35,7 +35,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { callApi, spawnServer, testToken, type ServerProcess } from '../test/helpers/server.ts';
+import {
+  callApi,
+  scrapeMetrics,
+  spawnServer,
+  testToken,
+  type ServerProcess,
+} from '../test/helpers/server.ts';
 import {
   holdBlockingRequests,
   openFilesLimit,
@@ -81,18 +87,6 @@ if (openFilesLimit() < waiting + spareFiles) {
     `ulimit -n is ${openFilesLimit()}; ${waiting} held requests need ${waiting + spareFiles}: ` +
       `run \`ulimit -n ${Math.max(65_536, waiting + spareFiles)}\` in this shell first`,
   );
-}
-
-/** The server's /metrics: value by series (`name` or `name{labels}`). */
-async function scrape(url: string): Promise<ReadonlyMap<string, number>> {
-  const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${testToken}` } });
-  const values = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    if (line.startsWith('#') || line === '') continue;
-    const space = line.lastIndexOf(' ');
-    values.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return values;
 }
 
 async function fetchBytes(url: string): Promise<Buffer> {
@@ -279,7 +273,7 @@ try {
   const probe: ServerProbe = {
     port: Number(new URL(server.url).port),
     pid: serverPid,
-    metrics: () => scrape(server.url),
+    metrics: () => scrapeMetrics(server.url),
   };
   await holdBlockingRequests(probe, playlistPath, Math.min(warmUpRequests, waiting));
   const blocking = await holdBlockingRequests(probe, playlistPath, waiting);
@@ -290,7 +284,7 @@ try {
     part: await compare(servers, 'part'),
     playlist: await compare(servers, 'playlist'),
   };
-  const ingest = await scrape(server.url);
+  const ingest = await scrapeMetrics(server.url);
   const channel: ChannelFigures = {
     rtpPacketsSent: publisher.sent,
     videoFramesIngested: ingest.get('nagare_frames_total{kind="video"}') ?? null,
