@@ -2,28 +2,19 @@
  * Where the benchmarks put their figures: `bench/results/<name>.json`, one file per benchmark holding its latest
  * run, with the machine, the versions of the programs measured and the commit they were measured on.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
-/** First line a program prints for `args`, or 'not found'. */
+/** First line a program prints for `args` (on stdout, or on stderr as `nginx -v` does), or 'not found'. */
 function versionOf(command: string, args: readonly string[]): string {
-  try {
-    const out = execFileSync(command, args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 10_000,
-    });
-    return out.split('\n')[0]?.trim() ?? '';
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr;
-    return typeof stderr === 'string' && stderr.trim() !== ''
-      ? (stderr.split('\n')[0]?.trim() ?? '')
-      : 'not found';
-  }
+  const run = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000 });
+  if (run.error !== undefined) return 'not found';
+  const firstLine = (text: string) => text.split('\n')[0]?.trim() ?? '';
+  return firstLine(run.stdout) || firstLine(run.stderr);
 }
 
 /** The machine and programs a figure was measured with. */
