@@ -63,6 +63,7 @@ export class VariantPackager {
   #pendingDiscontinuity = false;
   #ended = false;
   #longestSegmentSeconds = 0;
+  #revision = 0;
 
   constructor(options: PackagerOptions) {
     this.#options = options;
@@ -124,6 +125,11 @@ export class VariantPackager {
     if (last.complete || last.durationSeconds >= this.#options.segmentSeconds - 0.001)
       return [last.msn + 1, 0];
     return [last.msn, last.parts.length];
+  }
+
+  /** Counts the changes: whatever is rendered from this packager is the same while it stays the same. */
+  get revision(): number {
+    return this.#revision;
   }
 
   onChange(listener: () => void): () => void {
@@ -236,6 +242,7 @@ export class VariantPackager {
   }
 
   #notify(): void {
+    this.#revision += 1;
     for (const listener of this.#listeners) listener();
   }
 }

@@ -73,6 +73,12 @@ export class HlsOrigin {
     bytes: 0,
   };
   readonly #ts = new TsSegments();
+  /**
+   * Media playlists as last rendered, per stream and kind, with the packagers' revisions they were rendered at: a
+   * playlist changes only when a part comes, so the thousands of requests between two parts (every viewer's
+   * blocking reload answered at once) share one rendering.
+   */
+  readonly #rendered = new WeakMap<HlsStream, Map<string, { revisions: string; text: string }>>();
 
   constructor(deps: HlsOriginDeps) {
     this.#deps = deps;
@@ -237,7 +243,25 @@ export class HlsOrigin {
       notFound(res);
       return;
     }
-    send(res, 200, playlistType, renderMediaFor(stream, index, query.skip), 'public, max-age=1');
+    const text = this.#cached(stream, `${index}/${query.skip}`, () =>
+      renderMediaFor(stream, index, query.skip),
+    );
+    send(res, 200, playlistType, text, 'public, max-age=1');
+  }
+
+  /** `render()`, or what it gave last time if no packager of the stream has changed since. */
+  #cached(stream: HlsStream, key: string, render: () => string): string {
+    const revisions = stream.packagers.map((packager) => packager.revision).join(',');
+    let byKey = this.#rendered.get(stream);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.#rendered.set(stream, byKey);
+    }
+    const last = byKey.get(key);
+    if (last?.revisions === revisions) return last.text;
+    const text = render();
+    byKey.set(key, { revisions, text });
+    return text;
   }
 
   /**
@@ -293,7 +317,8 @@ export class HlsOrigin {
       else unavailable(res, 'stream starting, retry');
       return;
     }
-    send(res, 200, playlistType, renderTsMediaFor(stream, index), 'public, max-age=1');
+    const text = this.#cached(stream, `${index}/ts`, () => renderTsMediaFor(stream, index));
+    send(res, 200, playlistType, text, 'public, max-age=1');
   }
 
   async #part(
