@@ -4,7 +4,7 @@
  * 640x480@30 1 Mbps variant — and 50 LL-HLS viewers in this process, each doing what hls.js does at the live edge:
  * a blocking playlist request for the next part, then the part. Every minute it samples the server's resident
  * memory, JS heap, open file descriptors, the CPU of the server and of its ffmpeg children, the ingest-to-playlist
- * latency (the server's live-edge gauge) and what the viewers got. At the end it compares the last third of the run
+ * latency (the server's gauge of how far behind real time each new part is when listed) and what the viewers got. At the end it compares the last third of the run
  * with the first (after a minute of warm-up): nothing may grow.
  *
  *   node bench/soak.ts [minutes=30] [viewers=50] [publishers=3]
@@ -59,11 +59,16 @@ interface Sample {
   minute: number;
   rssMiB: number;
   heapMiB: number;
+  /** V8's committed heap (the young generation grows to 128 MiB under a high allocation rate). */
+  heapTotalMiB: number;
+  /** Buffers outside the JS heap. */
+  externalMiB: number;
   fds: number;
   serverCores: number;
   ffmpegCores: number;
   ffmpegProcesses: number;
-  liveEdgeSeconds: number;
+  /** The server's ingest-to-playlist gauge: how far behind real time its newest part was when listed. */
+  ingestToPlaylistSeconds: number;
   /** Parts the viewers got since the previous sample. */
   partsGot: number;
   viewerErrors: number;
@@ -179,7 +184,7 @@ try {
   let previousCpu = cpuOf();
   const samples: Sample[] = [];
   console.log(
-    'min  rss MiB  heap MiB  fds  server cores  ffmpeg cores  ffmpeg  live edge s  parts got  viewer errors  part wait p95 ms',
+    'min  rss MiB  heap MiB  heap total  external  fds  server cores  ffmpeg cores  ffmpeg  ingest→playlist s  parts got  viewer errors  part wait p95 ms',
   );
   for (let minute = 1; minute <= minutes; minute++) {
     await sleep(sampleEveryMs);
@@ -197,7 +202,13 @@ try {
       serverCores: Number(((cpu.server - previousCpu.server) / wallMs).toFixed(3)),
       ffmpegCores: Number(((cpu.ffmpeg - previousCpu.ffmpeg) / wallMs).toFixed(3)),
       ffmpegProcesses: descendants(serverPid).length,
-      liveEdgeSeconds: metrics.get('nagare_hls_live_edge_seconds') ?? Number.NaN,
+      ingestToPlaylistSeconds: metrics.get('nagare_hls_ingest_to_playlist_seconds') ?? Number.NaN,
+      heapTotalMiB: Number(
+        ((metrics.get('nagare_nodejs_heap_size_total_bytes') ?? Number.NaN) / 2 ** 20).toFixed(1),
+      ),
+      externalMiB: Number(
+        ((metrics.get('nagare_nodejs_external_memory_bytes') ?? Number.NaN) / 2 ** 20).toFixed(1),
+      ),
       partsGot: waits.length,
       viewerErrors: tallies.reduce((sum, t) => sum + t.errors, 0),
       partWaitP95Ms: Math.round(percentile(waits, 95)),
@@ -209,11 +220,13 @@ try {
         String(minute).padStart(3),
         sample.rssMiB.toFixed(1).padStart(8),
         sample.heapMiB.toFixed(1).padStart(9),
+        sample.heapTotalMiB.toFixed(1).padStart(11),
+        sample.externalMiB.toFixed(1).padStart(9),
         String(sample.fds).padStart(4),
         sample.serverCores.toFixed(3).padStart(13),
         sample.ffmpegCores.toFixed(3).padStart(13),
         String(sample.ffmpegProcesses).padStart(7),
-        sample.liveEdgeSeconds.toFixed(3).padStart(12),
+        sample.ingestToPlaylistSeconds.toFixed(3).padStart(18),
         String(sample.partsGot).padStart(10),
         String(sample.viewerErrors).padStart(14),
         String(sample.partWaitP95Ms).padStart(17),
@@ -245,8 +258,10 @@ try {
     growth: {
       rssMiB: growth((s) => s.rssMiB),
       heapMiB: growth((s) => s.heapMiB),
+      heapTotalMiB: growth((s) => s.heapTotalMiB),
+      externalMiB: growth((s) => s.externalMiB),
       fds: growth((s) => s.fds),
-      liveEdgeSeconds: growth((s) => s.liveEdgeSeconds),
+      ingestToPlaylistSeconds: growth((s) => s.ingestToPlaylistSeconds),
       serverCores: growth((s) => s.serverCores),
       ffmpegCores: growth((s) => s.ffmpegCores),
     },

@@ -101,11 +101,21 @@ export function createMetrics(sources: MetricsSources): Registry {
   readGauge(
     metrics,
     'nagare_hls_live_edge_seconds',
-    'How far the newest listed media is behind real time: the largest over running channels (ingest to playlist latency).',
+    'How far the newest listed media is behind real time now (grows between parts and while a stream stalls): the largest over running channels.',
     [],
     () => {
       const edges = media.liveEdges();
       return edges.length === 0 ? [] : [[{}, Math.max(...edges) / 1000]];
+    },
+  );
+  readGauge(
+    metrics,
+    'nagare_hls_ingest_to_playlist_seconds',
+    'Ingest to playlist latency: how far behind real time the newest part was when it was listed; the largest over running channels.',
+    [],
+    () => {
+      const latencies = media.listingLatencies();
+      return latencies.length === 0 ? [] : [[{}, Math.max(...latencies) / 1000]];
     },
   );
 

@@ -91,6 +91,7 @@ export class HlsOutput implements HlsStream {
   #splitters: Fmp4Splitter[] = [];
   #generation = 0;
   #generationStart = 0;
+  #listingLatencyMs: number | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: HlsOutputOptions) {
@@ -162,8 +163,17 @@ export class HlsOutput implements HlsStream {
   }
 
   /**
+   * Ingest to playlist, ms: how far behind real time the newest part was when it was listed (its end, as
+   * EXT-X-PROGRAM-DATE-TIME places it). Unlike liveEdgeMs it does not depend on when it is asked. Undefined
+   * before the first part.
+   */
+  get listingLatencyMs(): number | undefined {
+    return this.#listingLatencyMs;
+  }
+
+  /**
    * How far the newest listed media is behind real time, ms: its end, as EXT-X-PROGRAM-DATE-TIME places it,
-   * against now. Undefined before the first part.
+   * against now (so it grows between two parts, and while the stream stalls). Undefined before the first part.
    */
   liveEdgeMs(nowMs = Date.now()): number | undefined {
     const segment = this.packagers[0]?.segments.at(-1);
@@ -232,7 +242,10 @@ export class HlsOutput implements HlsStream {
     try {
       for (const unit of splitter.push(chunk)) {
         if (unit.type === 'init') packager.setInit(unit.bytes, unit.info, this.#generationStart);
-        else packager.addFragment(unit.bytes, unit.info);
+        else {
+          packager.addFragment(unit.bytes, unit.info);
+          if (index === 0) this.#listingLatencyMs = this.liveEdgeMs();
+        }
       }
     } catch (err) {
       this.#log.error({ err, variant: index }, 'encoder output unreadable; restarting the encoder');

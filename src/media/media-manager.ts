@@ -90,12 +90,22 @@ export class MediaManager {
 
   /** How far each running channel's newest media is behind real time, ms. */
   liveEdges(): number[] {
-    const edges: number[] = [];
+    return this.#firstOutputFigures((output) => output.liveEdgeMs());
+  }
+
+  /** Ingest-to-playlist latency of each running channel's first playlist, ms (see HlsOutput.listingLatencyMs). */
+  listingLatencies(): number[] {
+    return this.#firstOutputFigures((output) => output.listingLatencyMs);
+  }
+
+  #firstOutputFigures(pick: (output: HlsOutput) => number | undefined): number[] {
+    const figures: number[] = [];
     for (const pipeline of this.#pipelines.values()) {
-      const edge = pipeline.outputs()[0]?.liveEdgeMs();
-      if (edge !== undefined) edges.push(edge);
+      const output = pipeline.outputs()[0];
+      const figure = output === undefined ? undefined : pick(output);
+      if (figure !== undefined) figures.push(figure);
     }
-    return edges;
+    return figures;
   }
 
   /** Playlists being encoded now. */

@@ -166,6 +166,8 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     assert.equal(value('nagare_encoding_pixels_per_second'), 640 * 480 * 30 + 320 * 240 * 15);
     const edge = value('nagare_hls_live_edge_seconds');
     assert.ok(edge >= 0 && edge < 5, `live edge ${edge} s`);
+    const listing = value('nagare_hls_ingest_to_playlist_seconds');
+    assert.ok(listing >= 0 && listing <= edge, `ingest to playlist ${listing} s, live edge ${edge} s`);
     assert.equal(value('nagare_ffmpeg_restarts_total{process="encoder"}'), 0);
   });
 
