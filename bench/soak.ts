@@ -126,13 +126,19 @@ const browser = await launchBrowser();
 const viewersStop = new AbortController();
 const publishers: SoraClientPage[] = [];
 
+/** Stops everything, each part whatever happened to the others (the server first: it holds the most). */
 const stopAll = async (): Promise<void> => {
   viewersStop.abort();
-  for (const publisher of publishers) await publisher.close().catch(() => undefined);
-  await browser.close();
-  await pages.close();
-  await server.stop();
+  const results = await Promise.allSettled([
+    server.stop(),
+    ...publishers.map(async (publisher) => {
+      await publisher.close();
+    }),
+  ]);
+  results.push(...(await Promise.allSettled([browser.close(), pages.close()])));
   await rm(dataDir, { recursive: true, force: true });
+  for (const result of results)
+    if (result.status === 'rejected') console.error('while stopping:', result.reason);
 };
 process.once('SIGINT', () => {
   void stopAll().finally(() => process.exit(130));
