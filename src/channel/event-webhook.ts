@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { refuseWebhookTarget } from '../lib/webhook-target.ts';
+import { fetch } from 'undici';
+import { refuseWebhookTarget, webhookDispatcher } from '../lib/webhook-target.ts';
 import { version } from '../version.ts';
 
 export interface EventWebhookStats {
@@ -65,6 +66,7 @@ export class EventWebhook {
           body: JSON.stringify(event),
           signal: AbortSignal.timeout(this.#timeoutMs),
           redirect: 'error',
+          dispatcher: webhookDispatcher(this.#allowPrivate),
         });
         await response.body?.cancel();
         if (response.ok) {

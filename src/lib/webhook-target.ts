@@ -2,11 +2,14 @@
  * Where a webhook may go. A channel's webhook URLs are set by whoever holds an API token; left unchecked they
  * would let that holder make the server POST into its own network (loopback, private ranges, link-local cloud
  * metadata). Unless the operator allows private addresses, a webhook whose host is, or resolves to, such an
- * address is not called. The check resolves the name just before the request; a DNS answer that changes between
- * the check and the connection (rebinding) is not caught.
+ * address is not called: refuseWebhookTarget says why before the call, and the calls go through
+ * webhookDispatcher, whose connections check the very address they connect to, so a name that answers a public
+ * address to the check and a private one to the connection (DNS rebinding) is refused as well.
  */
+import { lookup as lookupCallback, type LookupAddress, type LookupOptions } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { Agent, getGlobalDispatcher, type Dispatcher } from 'undici';
 
 const private4: [string, number][] = [
   ['0.0.0.0', 8],
@@ -59,4 +62,39 @@ export async function refuseWebhookTarget(url: string, allowPrivate: boolean): P
   return inside === undefined
     ? undefined
     : `webhook address ${inside} is private (see --webhook-private-addresses)`;
+}
+
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/** net.connect's lookup, refusing a name that resolves to a private address. */
+function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  lookupCallback(hostname, { ...options, all: true }, (error, addresses) => {
+    if (error !== null) {
+      callback(error, '');
+      return;
+    }
+    const inside = addresses.find((entry) => isPrivateAddress(entry.address));
+    const first = addresses[0];
+    if (inside !== undefined || first === undefined) {
+      const refused: NodeJS.ErrnoException = new Error(
+        inside === undefined ? `${hostname} has no address` : `webhook address ${inside.address} is private`,
+      );
+      refused.code = 'EACCES';
+      callback(refused, '');
+    } else if (options.all === true) callback(null, addresses);
+    else callback(null, first.address, first.family);
+  });
+}
+
+let guarded: Agent | undefined;
+
+/** The dispatcher for webhook calls: the default one when private addresses are allowed. */
+export function webhookDispatcher(allowPrivate: boolean): Dispatcher {
+  if (allowPrivate) return getGlobalDispatcher();
+  guarded ??= new Agent({ connect: { lookup: publicOnlyLookup } });
+  return guarded;
 }

@@ -3,6 +3,8 @@
  * body, and allow the connection only on an HTTP 200 whose JSON says `allowed: true`. Anything else — a refusal,
  * another status, bad JSON, no answer within the timeout — refuses, with a reason the client is told.
  */
+import { fetch, type Response } from 'undici';
+import { webhookDispatcher } from '../lib/webhook-target.ts';
 
 export type AuthDecision =
   | { allowed: true; metadata?: unknown; clientId?: string; bundleId?: string; notifyMetadata?: unknown }
@@ -61,9 +63,11 @@ export async function askAuthWebhook(
   body: Record<string, unknown>,
   connectionId: string,
   timeoutMs: number,
+  allowPrivate: boolean,
 ): Promise<AuthDecision> {
   try {
     const response = await fetch(url, {
+      dispatcher: webhookDispatcher(allowPrivate),
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'sora-connection-id': connectionId },
       body: JSON.stringify(body),

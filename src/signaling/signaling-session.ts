@@ -310,6 +310,7 @@ export class SignalingSession {
         },
         connectionId,
         options.authWebhookTimeoutMs,
+        options.allowPrivateWebhooks ?? false,
       );
       if (this.#isClosed()) return;
       if (!decision.allowed) {

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { EventWebhook } from '../../src/channel/event-webhook.ts';
-import { isPrivateAddress, refuseWebhookTarget } from '../../src/lib/webhook-target.ts';
+import { fetch as undiciFetch } from 'undici';
+import { isPrivateAddress, refuseWebhookTarget, webhookDispatcher } from '../../src/lib/webhook-target.ts';
 
 test('loopback, private, link-local, shared, multicast and unspecified addresses are private; public ones are not', () => {
   for (const address of [
@@ -68,4 +69,23 @@ test('the event webhook does not call a private receiver unless allowed, and cou
   } finally {
     await new Promise((resolve) => receiver.close(resolve));
   }
+});
+
+test('the webhook dispatcher checks the address it connects to: a name resolving to loopback is refused there', async (t) => {
+  const server = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  // The check before the call is skipped here, as when a name answered a public address to it and a private one
+  // to the connection (DNS rebinding).
+  const refused = await undiciFetch(`http://localhost:${port}/`, {
+    dispatcher: webhookDispatcher(false),
+  }).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  assert.ok(refused instanceof Error, 'the call must fail');
+  assert.match(String((refused.cause as Error | undefined)?.message), /webhook address .* is private/);
+  const allowed = await undiciFetch(`http://localhost:${port}/`, { dispatcher: webhookDispatcher(true) });
+  assert.equal(await allowed.text(), 'ok');
 });

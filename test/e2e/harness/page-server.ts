@@ -23,6 +23,8 @@ function routes(): ReadonlyMap<string, { file: string; contentType: string }> {
     ['/sora.js', { file: fileURLToPath(import.meta.resolve('sora-js-sdk')), contentType: javascript }],
     ['/sora-client.html', { file: page('sora-client.html'), contentType: html }],
     ['/sora-client.js', { file: page('sora-client.js'), contentType: javascript }],
+    ['/clock-pattern.js', { file: page('clock-pattern.js'), contentType: javascript }],
+    ['/clock-reader.js', { file: page('clock-reader.js'), contentType: javascript }],
     [
       '/hls.js',
       {

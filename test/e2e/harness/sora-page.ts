@@ -8,11 +8,13 @@ import type { BrowserHandle } from './chromium.ts';
 
 export type SoraRole = 'sendonly' | 'recvonly' | 'sendrecv';
 /**
- * `'camera'`: Chromium's fake camera and microphone. Otherwise a canvas of one colour and an oscillator tone; with
- * `flashEveryMs`, the picture turns white and the tone sounds together for `flashMs` (default 200) each period.
+ * `'camera'`: Chromium's fake camera and microphone. `'clock'`: Date.now() drawn as rows of blocks
+ * (bench/glass-to-glass.ts reads it back) and a quiet tone. Otherwise a canvas of one colour and an oscillator
+ * tone; with `flashEveryMs`, the picture turns white and the tone sounds together for `flashMs` (default 200) each
+ * period.
  */
 export type MediaSourceSpec =
-  'camera' | { color: string; toneHz: number; flashEveryMs?: number; flashMs?: number };
+  'camera' | 'clock' | { color: string; toneHz: number; flashEveryMs?: number; flashMs?: number };
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface SoraConnectOptions {

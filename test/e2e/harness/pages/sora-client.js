@@ -1,6 +1,7 @@
 // The browser half of the Sora e2e client: the unmodified sora-js-sdk driven from Node through page.evaluate.
 // Node-side types for everything exposed on window are in ../sora-page.ts; keep the two in step.
 import Sora from '/sora.js';
+import { drawClock } from '/clock-pattern.js';
 
 /** Every callback of the connection, in order. Plain JSON so page.evaluate can hand it to Node. */
 const log = [];
@@ -90,6 +91,34 @@ function syntheticSource({ color = '#ff0000', toneHz = 440, flashEveryMs, flashM
   return { stream, stop };
 }
 
+/** Date.now() drawn every 5 ms (see clock-pattern.js) and a quiet tone: the glass-to-glass benchmark's source. */
+function clockSource() {
+  const canvas = document.createElement('canvas');
+  canvas.width = 640;
+  canvas.height = 480;
+  const g = canvas.getContext('2d');
+  const draw = () => drawClock(g, Date.now() % 2 ** 32);
+  draw();
+  const timer = setInterval(draw, 5);
+  const audioContext = new AudioContext({ sampleRate: 48000 });
+  const oscillator = new OscillatorNode(audioContext, { frequency: 440 });
+  const gain = new GainNode(audioContext, { gain: 0.2 });
+  const destination = new MediaStreamAudioDestinationNode(audioContext, { channelCount: 1 });
+  oscillator.connect(gain).connect(destination);
+  oscillator.start();
+  const stream = new MediaStream([
+    ...canvas.captureStream(30).getVideoTracks(),
+    ...destination.stream.getAudioTracks(),
+  ]);
+  const stop = () => {
+    clearInterval(timer);
+    for (const track of stream.getTracks()) track.stop();
+    oscillator.stop();
+    void audioContext.close();
+  };
+  return { stream, stop };
+}
+
 async function openSource(spec) {
   if (spec === undefined || spec === 'camera') {
     const stream = await navigator.mediaDevices.getUserMedia({
@@ -98,6 +127,7 @@ async function openSource(spec) {
     });
     return { stream, stop: () => stream.getTracks().forEach((track) => track.stop()) };
   }
+  if (spec === 'clock') return clockSource();
   return syntheticSource(spec);
 }
 

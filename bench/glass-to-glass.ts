@@ -1,0 +1,132 @@
+/**
+ * Glass to glass: how far behind the broadcaster each viewer is. A publisher page in headless Chromium draws
+ * Date.now() as two rows of blocks on a canvas every 5 ms (test/e2e/harness/pages/clock-pattern.js, the
+ * sora-client page's source 'clock') and publishes it with the unmodified sora-js-sdk to the real server (the CLI, in its own process, with
+ * its defaults). Three viewer pages in the same browser read the time back from every frame they present
+ * (pages/clock-reader.js: requestVideoFrameCallback, then the blocks' pixels) and record Date.now() − drawn: hls.js in low-latency mode
+ * on the LL-HLS playlist, hls.js in standard mode on the same playlist, and a sora-js-sdk recvonly client (the
+ * WebRTC path). All run at once for the measured window, after a warm-up. Both ends share the machine's clock.
+ *
+ *   node bench/glass-to-glass.ts [seconds=60] [warmUpSeconds=20]
+ */
+import type { Page } from 'playwright-core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { launchBrowser } from '../test/e2e/harness/chromium.ts';
+import { startPageServer } from '../test/e2e/harness/page-server.ts';
+import { openSoraClient } from '../test/e2e/harness/sora-page.ts';
+import { callApi, makeTempDir, spawnServer, testToken } from '../test/helpers/server.ts';
+import { percentile } from './bench-util.ts';
+import { writeResults } from './results.ts';
+
+const seconds = Number(process.argv[2] ?? '60');
+const warmUpSeconds = Number(process.argv[3] ?? '20');
+const variant = { video: { width: 640, height: 480, fps: 30, bps: 1_000_000 }, audio: { bps: 96_000 } };
+interface ReaderState {
+  latenciesMs: number[];
+  /** Frames whose two rows did not agree (caught mid-change, or too blurred to read). */
+  unreadable: number;
+}
+
+/** Loads pages/clock-reader.js into `page` and starts it on the video `selector` names. */
+async function startReader(page: Page, selector: string): Promise<void> {
+  await page.addScriptTag({ url: `${pageServerUrl}/clock-reader.js`, type: 'module' });
+  await page.waitForFunction(() => 'startClockReader' in globalThis);
+  await page.evaluate((s) => {
+    (globalThis as unknown as { startClockReader(selector: string): void }).startClockReader(s);
+  }, selector);
+}
+
+const readerState = async (page: Page): Promise<ReaderState> =>
+  await page.evaluate(() => {
+    const state = (globalThis as unknown as { glassToGlass?: ReaderState }).glassToGlass;
+    return state === undefined
+      ? { latenciesMs: [], unreadable: 0 }
+      : { ...state, latenciesMs: [...state.latenciesMs] };
+  });
+
+const dataDir = await makeTempDir('nagare-g2g-');
+const server = await spawnServer(['--data-dir', dataDir, '--api-token', testToken]);
+const pages = await startPageServer();
+const pageServerUrl = pages.url;
+const browser = await launchBrowser();
+try {
+  const created = await callApi(server.url, 'ImageFlux_20180905.CreateChannel', { hls: [variant] });
+  const { channel_id: channelId, playlist_url: playlistUrl } = created.json as {
+    channel_id: string;
+    playlist_url: string;
+  };
+  const signalingUrl = `${server.url.replace('http', 'ws')}/signaling`;
+  const publisher = await openSoraClient(browser, pages.url);
+  const published = await publisher.connect({
+    signalingUrl,
+    channelId,
+    role: 'sendonly',
+    source: 'clock',
+    options: { videoCodecType: 'H264' },
+  });
+  if (!('connectionId' in published)) throw new Error(`publisher: ${JSON.stringify(published)}`);
+
+  const players: { name: string; page: Page }[] = [];
+  for (const [name, lowLatency] of [
+    ['LL-HLS (hls.js lowLatencyMode)', true],
+    ['HLS (hls.js standard)', false],
+  ] as const) {
+    const page = await browser.newPage();
+    await page.goto(`${pages.url}/hls-player.html`);
+    await page.evaluate(
+      ({ url, low }) => {
+        (globalThis as unknown as { playHls(u: string, l: boolean): void }).playHls(url, low);
+      },
+      { url: playlistUrl, low: lowLatency },
+    );
+    await startReader(page, '#video');
+    players.push({ name, page });
+  }
+  const receiver = await openSoraClient(browser, pages.url);
+  const received = await receiver.connect({ signalingUrl, channelId, role: 'recvonly' });
+  if (!('connectionId' in received)) throw new Error(`receiver: ${JSON.stringify(received)}`);
+  await startReader(receiver.page, '#remote-videos video');
+  players.push({ name: 'WebRTC (sora-js-sdk recvonly)', page: receiver.page });
+
+  await sleep(warmUpSeconds * 1000);
+  const before = await Promise.all(players.map(async ({ page }) => await readerState(page)));
+  await sleep(seconds * 1000);
+  const after = await Promise.all(players.map(async ({ page }) => await readerState(page)));
+
+  const figures = players.map(({ name }, index) => {
+    const from = before[index] ?? { latenciesMs: [], unreadable: 0 };
+    const to = after[index] ?? { latenciesMs: [], unreadable: 0 };
+    const window = to.latenciesMs.slice(from.latenciesMs.length);
+    return {
+      viewer: name,
+      frames: window.length,
+      unreadable: to.unreadable - from.unreadable,
+      p50Ms: Math.round(percentile(window, 50)),
+      p95Ms: Math.round(percentile(window, 95)),
+      maxMs: Math.round(Math.max(...window)),
+      minMs: Math.round(Math.min(...window)),
+    };
+  });
+  console.log(
+    `glass to glass over ${seconds} s (after ${warmUpSeconds} s warm-up), 640x480@30 1 Mbps, server defaults`,
+  );
+  console.log('viewer                             frames  unreadable   p50 ms   p95 ms   max ms');
+  for (const f of figures) {
+    console.log(
+      `${f.viewer.padEnd(34)} ${String(f.frames).padStart(6)} ${String(f.unreadable).padStart(11)} ${String(f.p50Ms).padStart(8)} ${String(f.p95Ms).padStart(8)} ${String(f.maxMs).padStart(8)}`,
+    );
+  }
+  const ll = figures[0];
+  if (ll !== undefined)
+    console.log(`LL-HLS p50 ${ll.p50Ms} ms: target ≤ 1500 ms ${ll.p50Ms <= 1500 ? 'met' : 'NOT met'}`);
+  const path = writeResults(
+    'glass-to-glass',
+    { seconds, warmUpSeconds, variant: '640x480@30 1 Mbps', partSeconds: 0.5, viewers: figures },
+    { programs: { chromium: ['--version'] } },
+  );
+  console.log(`written to ${path}`);
+} finally {
+  await browser.close();
+  await pages.close();
+  await server.stop();
+}
