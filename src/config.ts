@@ -44,6 +44,8 @@ export interface Config {
   transcodeBudgetMegapixels: number;
   /** API requests per second for each token (twice that at once). */
   apiRequestsPerSecond: number;
+  /** HLS requests in progress at once (blocking ones are held until their part comes); more get 503. */
+  maxHlsRequests: number;
   /** Web origins (scheme://host[:port]) whose pages may open /signaling; empty: any. */
   signalingOrigins: readonly string[];
   /** Whether channel webhooks may go to loopback, private or link-local addresses. */
@@ -382,6 +384,16 @@ export const optionSpecs: readonly OptionSpec[] = [
     parse: parseIntegerIn(1, 10_000_000),
   },
   {
+    key: 'maxHlsRequests',
+    flag: 'max-hls-requests',
+    env: 'NAGARE_MAX_HLS_REQUESTS',
+    valueName: 'N',
+    description:
+      'HLS requests in progress at once, blocking ones included (about 25 KB each while held); more are answered 503 with Retry-After',
+    defaultText: '20000',
+    parse: parseIntegerIn(1, 10_000_000),
+  },
+  {
     key: 'maxConnectionsPerChannel',
     flag: 'max-connections-per-channel',
     env: 'NAGARE_MAX_CONNECTIONS_PER_CHANNEL',
@@ -462,6 +474,7 @@ export const defaultConfig: Readonly<Config> = {
   maxPublishersPerChannel: 16,
   transcodeBudgetMegapixels: 100,
   apiRequestsPerSecond: 20,
+  maxHlsRequests: 20_000,
   signalingOrigins: [],
   webhookPrivateAddresses: 'deny',
 };

@@ -173,7 +173,10 @@ export class NagareServer {
     );
     this.#media = media;
     media.start();
-    const origin = new HlsOrigin({ streamFor: (playlistId) => media.outputForPlaylist(playlistId) });
+    const origin = new HlsOrigin({
+      streamFor: (playlistId) => media.outputForPlaylist(playlistId),
+      maxRequests: config.maxHlsRequests,
+    });
     registry.onDeleted((record) => {
       sfu.disconnectChannel(record.channelId, closeCodes.normal, 'CHANNEL-DELETED');
       void media

@@ -199,6 +199,13 @@ export function createMetrics(sources: MetricsSources): Registry {
   readCounter(metrics, 'nagare_hls_bytes_total', 'Bytes of playlists and media served over HLS.', [], () => [
     [{}, origin.counters().bytes],
   ]);
+  readCounter(
+    metrics,
+    'nagare_hls_requests_refused_total',
+    'HLS requests answered 503 because --max-hls-requests were in progress.',
+    [],
+    () => [[{}, origin.counters().refused]],
+  );
   readGauge(
     metrics,
     'nagare_hls_waiting_requests',

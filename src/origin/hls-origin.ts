@@ -17,6 +17,8 @@ import { waitFor } from './wait-for.ts';
 export interface HlsOriginDeps {
   /** The playlist with this id, if it is live (or ended a short while ago). */
   streamFor(playlistId: string): HlsStream | undefined;
+  /** Requests in progress at once; past it, 503 with Retry-After. Default: no limit. */
+  maxRequests?: number;
 }
 
 const playlistType = 'application/vnd.apple.mpegurl';
@@ -67,6 +69,8 @@ export class HlsOrigin {
   readonly #deps: HlsOriginDeps;
   /** Requests waiting on a playlist or part right now. */
   #waiting = 0;
+  /** Requests refused because `maxRequests` were in progress. */
+  #refused = 0;
   /** Answered requests by resource, and bytes of media and playlists served: for /metrics. */
   readonly #counters = {
     requests: { multivariant: 0, media: 0, init: 0, segment: 0, part: 0, 'ts-media': 0, 'ts-segment': 0 },
@@ -88,8 +92,8 @@ export class HlsOrigin {
     return this.#waiting;
   }
 
-  counters(): { requests: Readonly<Record<HlsResource['type'], number>>; bytes: number } {
-    return { requests: { ...this.#counters.requests }, bytes: this.#counters.bytes };
+  counters(): { requests: Readonly<Record<HlsResource['type'], number>>; bytes: number; refused: number } {
+    return { requests: { ...this.#counters.requests }, bytes: this.#counters.bytes, refused: this.#refused };
   }
 
   /** Handles GET/HEAD/OPTIONS under /hls/; false when the path is not an HLS path. */
@@ -112,6 +116,12 @@ export class HlsOrigin {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD, OPTIONS');
       sendError(res, 405, 'MethodNotAllowed', `${req.method ?? 'this method'} is not allowed here; use GET`);
+      return true;
+    }
+    if (this.#waiting >= (this.#deps.maxRequests ?? Infinity)) {
+      this.#refused += 1;
+      res.setHeader('Retry-After', '1');
+      unavailable(res, 'too many HLS requests in progress; retry');
       return true;
     }
     const resource = parseHlsPath(path);

@@ -106,7 +106,11 @@ export interface Origin {
   close(): Promise<void>;
 }
 
-export async function startOrigin(stream: Stream, windowSegments: number): Promise<Origin> {
+export async function startOrigin(
+  stream: Stream,
+  windowSegments: number,
+  maxRequests?: number,
+): Promise<Origin> {
   const playlistId = randomBytes(16).toString('hex');
   const packager = new VariantPackager({
     segmentSeconds: 2,
@@ -127,7 +131,10 @@ export async function startOrigin(stream: Stream, windowSegments: number): Promi
     packagers: [packager],
     audience: new Audience(),
   };
-  const origin = new HlsOrigin({ streamFor: (id) => (id === playlistId ? hlsStream : undefined) });
+  const origin = new HlsOrigin({
+    streamFor: (id) => (id === playlistId ? hlsStream : undefined),
+    ...(maxRequests === undefined ? {} : { maxRequests }),
+  });
   const crashes: unknown[] = [];
   const server = createServer((req, res) => {
     const url = req.url ?? '';
@@ -267,8 +274,11 @@ export interface OriginSuite {
   readonly dir: string;
   /** The suite's ffmpeg stream (made once, in `before`). */
   readonly stream: Stream;
-  /** A new origin over the stream, closed after the suite; its crashes fail the test that started it. */
-  serve(windowSegments?: number): Promise<Origin>;
+  /**
+   * A new origin over the stream, closed after the suite; its crashes fail the test that started it. `maxRequests`:
+   * HlsOrigin's limit of requests in progress (default none).
+   */
+  serve(windowSegments?: number, maxRequests?: number): Promise<Origin>;
 }
 
 /** Registers the set-up and clean-up every origin test file needs. Call at the top level of a test file. */
@@ -304,8 +314,8 @@ export function useOriginSuite(seconds: number): OriginSuite {
       assert.ok(stream !== undefined, 'the stream was not made (suite set-up failed)');
       return stream;
     },
-    async serve(windowSegments = 4) {
-      const origin = await startOrigin(this.stream, windowSegments);
+    async serve(windowSegments = 4, maxRequests?: number) {
+      const origin = await startOrigin(this.stream, windowSegments, maxRequests);
       origins.push(origin);
       started.push(origin);
       return origin;

@@ -10,7 +10,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, describe, test, type TestContext } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { request, until, type Origin, useOriginSuite } from '../helpers/hls-origin-harness.ts';
+import { errorOf, request, until, type Origin, useOriginSuite } from '../helpers/hls-origin-harness.ts';
 
 // 12 s: six 2 s segments, enough for a window of complete segments and an open one.
 const suite = useOriginSuite(12);
@@ -178,6 +178,27 @@ describe('viewers that never read', () => {
     await until(() => origin.origin.waitingRequests === 0, 'the part waiters to be released', 1000);
     assert.equal(listeners(), 0);
     await until(() => [...held, ...parts].every((socket) => socket.closed), 'the held sockets to close');
+  });
+
+  test('past --max-hls-requests in progress, a request is answered 503 with Retry-After at once; room again when held ones go', async () => {
+    const origin = await suite.serve(4, 100);
+    origin.add(5);
+    const next = origin.packager.nextPart ?? assert.fail('no preload hint');
+    const blocking = `${origin.media}index.m3u8?_HLS_msn=${next[0]}&_HLS_part=${next[1]}`;
+    const held = await holdRequests(origin.port, blocking, 100);
+    await until(() => origin.origin.waitingRequests === 100, '100 waiting requests', 4000);
+
+    const refused = await request(origin.port, `${origin.media}index.m3u8`);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(errorOf(refused).code, 'Unavailable');
+    assert.equal(origin.origin.counters().refused, 1);
+    assert.equal(origin.origin.waitingRequests, 100, 'the refused request was not held');
+
+    for (const socket of held.slice(0, 10)) socket.destroy();
+    await until(() => origin.origin.waitingRequests === 90, 'ten waiters released');
+    assert.equal((await request(origin.port, `${origin.media}index.m3u8`)).status, 200);
+    for (const socket of held) socket.destroy();
   });
 });
 
