@@ -1,6 +1,6 @@
 /**
  * Glass to glass: how far behind the broadcaster each viewer is. A publisher page in headless Chromium draws
- * Date.now() as two rows of blocks on a canvas every 5 ms (test/e2e/harness/pages/clock-pattern.js, the
+ * Date.now() (Gray-coded) as two rows of blocks on a canvas every 5 ms (test/e2e/harness/pages/clock-pattern.js, the
  * sora-client page's source 'clock') and publishes it with the unmodified sora-js-sdk to the real server (the CLI, in its own process, with
  * its defaults). Three viewer pages in the same browser read the time back from every frame they present
  * (pages/clock-reader.js: requestVideoFrameCallback, then the blocks' pixels) and record Date.now() − drawn: hls.js in low-latency mode

@@ -1,6 +1,6 @@
 // Loaded into a viewer page by bench/glass-to-glass.ts: reads the publisher's clock from every frame a <video>
 // presents and records Date.now() − drawn in window.glassToGlass.
-import { readClock } from '/clock-pattern.js';
+import { clockModulus, readClock } from '/clock-pattern.js';
 
 window.glassToGlass = { latenciesMs: [], unreadable: 0 };
 
@@ -19,9 +19,9 @@ window.startClockReader = (selector) => {
       if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
       context.drawImage(video, 0, 0, width, height);
       const drawn = readClock(context, width, height);
-      const now = Date.now() % 2 ** 32;
+      const now = Date.now() % clockModulus;
       if (drawn === null) state.unreadable += 1;
-      else state.latenciesMs.push((now - drawn + 2 ** 32) % 2 ** 32);
+      else state.latenciesMs.push((now - drawn + clockModulus) % clockModulus);
       video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);

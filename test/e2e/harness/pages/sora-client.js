@@ -1,7 +1,7 @@
 // The browser half of the Sora e2e client: the unmodified sora-js-sdk driven from Node through page.evaluate.
 // Node-side types for everything exposed on window are in ../sora-page.ts; keep the two in step.
 import Sora from '/sora.js';
-import { drawClock } from '/clock-pattern.js';
+import { clockModulus, drawClock } from '/clock-pattern.js';
 
 /** Every callback of the connection, in order. Plain JSON so page.evaluate can hand it to Node. */
 const log = [];
@@ -97,7 +97,7 @@ function clockSource() {
   canvas.width = 640;
   canvas.height = 480;
   const g = canvas.getContext('2d');
-  const draw = () => drawClock(g, Date.now() % 2 ** 32);
+  const draw = () => drawClock(g, Date.now() % clockModulus);
   draw();
   const timer = setInterval(draw, 5);
   const audioContext = new AudioContext({ sampleRate: 48000 });
