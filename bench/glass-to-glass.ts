@@ -7,7 +7,12 @@
  * on the LL-HLS playlist, hls.js in standard mode on the same playlist, and a sora-js-sdk recvonly client (the
  * WebRTC path). All run at once for the measured window, after a warm-up. Both ends share the machine's clock.
  *
- *   node bench/glass-to-glass.ts [seconds=60] [warmUpSeconds=20]
+ * Each hls.js viewer also reports where it holds itself: its target latency (from the playlist's PART-HOLD-BACK or
+ * HOLD-BACK) and its measured distance to the live edge, so the figure splits into "glass to live edge" (the
+ * pipeline) and "live edge to screen" (the player). Arguments after the two numbers go to the server, e.g.
+ * `--part-duration 0.25`.
+ *
+ *   node bench/glass-to-glass.ts [seconds=60] [warmUpSeconds=20] [server flags…]
  */
 import type { Page } from 'playwright-core';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +25,7 @@ import { writeResults } from './results.ts';
 
 const seconds = Number(process.argv[2] ?? '60');
 const warmUpSeconds = Number(process.argv[3] ?? '20');
+const serverFlags = process.argv.slice(4);
 const variant = { video: { width: 640, height: 480, fps: 30, bps: 1_000_000 }, audio: { bps: 96_000 } };
 interface ReaderState {
   latenciesMs: number[];
@@ -44,8 +50,34 @@ const readerState = async (page: Page): Promise<ReaderState> =>
       : { ...state, latenciesMs: [...state.latenciesMs] };
   });
 
+/** Where an hls.js viewer holds itself: hls.targetLatency and hls.latency (distance to the live edge), seconds. */
+interface PlayerEdge {
+  targetS: number;
+  latencyS: number;
+}
+
+async function playerEdge(page: Page): Promise<PlayerEdge | undefined> {
+  return await page.evaluate(() => {
+    const hls = (globalThis as unknown as { hls?: { targetLatency: number | null; latency: number } }).hls;
+    if (hls === undefined || hls.targetLatency === null) return undefined;
+    return { targetS: hls.targetLatency, latencyS: hls.latency };
+  });
+}
+
+/** The first variant's EXT-X-PART-INF and EXT-X-SERVER-CONTROL lines, as the server writes them. */
+async function readServerControl(multivariantUrl: string): Promise<string> {
+  const multivariant = await (await fetch(multivariantUrl)).text();
+  const variantUri = multivariant.split('\n').find((line) => line.length > 0 && !line.startsWith('#'));
+  if (variantUri === undefined) return 'no variant';
+  const media = await (await fetch(new URL(variantUri, multivariantUrl))).text();
+  return media
+    .split('\n')
+    .filter((line) => line.startsWith('#EXT-X-PART-INF') || line.startsWith('#EXT-X-SERVER-CONTROL'))
+    .join(' ');
+}
+
 const dataDir = await makeTempDir('nagare-g2g-');
-const server = await spawnServer(['--data-dir', dataDir, '--api-token', testToken]);
+const server = await spawnServer(['--data-dir', dataDir, '--api-token', testToken, ...serverFlags]);
 const pages = await startPageServer();
 const pageServerUrl = pages.url;
 const browser = await launchBrowser();
@@ -90,15 +122,31 @@ try {
 
   await sleep(warmUpSeconds * 1000);
   const before = await Promise.all(players.map(async ({ page }) => await readerState(page)));
-  await sleep(seconds * 1000);
+  const edgeSamples: PlayerEdge[][] = players.map(() => []);
+  for (let second = 0; second < seconds; second++) {
+    await sleep(1000);
+    for (const [index, { page }] of players.entries()) {
+      const edge = await playerEdge(page);
+      if (edge !== undefined) edgeSamples[index]?.push(edge);
+    }
+  }
   const after = await Promise.all(players.map(async ({ page }) => await readerState(page)));
+  const serverControl = await readServerControl(playlistUrl);
 
   const figures = players.map(({ name }, index) => {
     const from = before[index] ?? { latenciesMs: [], unreadable: 0 };
     const to = after[index] ?? { latenciesMs: [], unreadable: 0 };
     const window = to.latenciesMs.slice(from.latenciesMs.length);
+    const edges = edgeSamples[index] ?? [];
+    const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
     return {
       viewer: name,
+      ...(edges.length > 0
+        ? {
+            playerTargetLatencyMs: Math.round(mean(edges.map((e) => e.targetS)) * 1000),
+            playerDistanceToEdgeMs: Math.round(mean(edges.map((e) => e.latencyS)) * 1000),
+          }
+        : {}),
       frames: window.length,
       unreadable: to.unreadable - from.unreadable,
       p50Ms: Math.round(percentile(window, 50)),
@@ -107,13 +155,19 @@ try {
       minMs: Math.round(Math.min(...window)),
     };
   });
+  const flags = serverFlags.length > 0 ? serverFlags.join(' ') : 'server defaults';
   console.log(
-    `glass to glass over ${seconds} s (after ${warmUpSeconds} s warm-up), 640x480@30 1 Mbps, server defaults`,
+    `glass to glass over ${seconds} s (after ${warmUpSeconds} s warm-up), 640x480@30 1 Mbps, ${flags}`,
   );
-  console.log('viewer                             frames  unreadable   p50 ms   p95 ms   max ms');
+  console.log(`playlist: ${serverControl}`);
+  console.log(
+    'viewer                             frames  unreadable   p50 ms   p95 ms   max ms   player: target, to edge ms',
+  );
   for (const f of figures) {
+    const edge =
+      f.playerTargetLatencyMs === undefined ? '' : `${f.playerTargetLatencyMs}, ${f.playerDistanceToEdgeMs}`;
     console.log(
-      `${f.viewer.padEnd(34)} ${String(f.frames).padStart(6)} ${String(f.unreadable).padStart(11)} ${String(f.p50Ms).padStart(8)} ${String(f.p95Ms).padStart(8)} ${String(f.maxMs).padStart(8)}`,
+      `${f.viewer.padEnd(34)} ${String(f.frames).padStart(6)} ${String(f.unreadable).padStart(11)} ${String(f.p50Ms).padStart(8)} ${String(f.p95Ms).padStart(8)} ${String(f.maxMs).padStart(8)}   ${edge}`,
     );
   }
   const ll = figures[0];
@@ -121,7 +175,7 @@ try {
     console.log(`LL-HLS p50 ${ll.p50Ms} ms: target ≤ 1500 ms ${ll.p50Ms <= 1500 ? 'met' : 'NOT met'}`);
   const path = writeResults(
     'glass-to-glass',
-    { seconds, warmUpSeconds, variant: '640x480@30 1 Mbps', partSeconds: 0.5, viewers: figures },
+    { seconds, warmUpSeconds, variant: '640x480@30 1 Mbps', serverFlags, serverControl, viewers: figures },
     { programs: { chromium: ['--version'] } },
   );
   console.log(`written to ${path}`);

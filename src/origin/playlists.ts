@@ -1,7 +1,7 @@
 /**
  * From a channel's packagers to playlist text, through the pure renderers of src/hls/format/playlist.ts.
  */
-import { renderMediaPlaylist, renderMultivariant } from '../hls/format/playlist.ts';
+import { partHoldBackFor, renderMediaPlaylist, renderMultivariant } from '../hls/format/playlist.ts';
 import type { VariantPackager } from '../hls/variant-packager.ts';
 import type { HlsStream } from '../media/hls-output.ts';
 
@@ -80,7 +80,11 @@ function renderVariant(
     partTargetSeconds: part,
     mediaSequence: segments[0]?.msn ?? 0,
     discontinuitySequence: packager.discontinuitySequence,
-    serverControl: { canBlockReload: true, partHoldBackSeconds: 3 * part, canSkipUntilSeconds: canSkipUntil },
+    serverControl: {
+      canBlockReload: true,
+      partHoldBackSeconds: partHoldBackFor(part),
+      canSkipUntilSeconds: canSkipUntil,
+    },
     segments: segments.map((segment) => {
       const withParts = fromEdge <= partWindowTargets * target || !segment.complete;
       fromEdge -= segment.durationSeconds;

@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { partTargetFor } from '../../src/media/hls-output.ts';
 import {
   formatSeconds,
+  partHoldBackFor,
   renderMediaPlaylist,
   renderMultivariant,
   type MediaPlaylistInput,
@@ -378,3 +380,48 @@ describe('formatSeconds', () => {
     });
   }
 });
+
+describe('partHoldBackFor', () => {
+  test('a part target of 8/30 s (--part-duration 0.25 at 30 fps) gets 0.80001, which the writer accepts', () => {
+    // Regression: 3 × (8/30) is 0.8, under 3 × the printed 0.26667; every playlist of such a channel failed to render.
+    const partTarget = partTargetFor(0.25, 30);
+    assert.equal(formatSeconds(partTarget), '0.26667');
+    assert.equal(partHoldBackFor(partTarget), 0.80001);
+    assert.doesNotThrow(() => renderMediaPlaylist(oneSegmentPlaylist(partTarget)));
+  });
+
+  test('every --part-duration from 0.2 to 2 s at every frame rate from 1 to 60 renders', () => {
+    for (let centis = 20; centis <= 200; centis++) {
+      for (let fps = 1; fps <= 60; fps++) {
+        const partTarget = partTargetFor(centis / 100, fps);
+        const text = renderMediaPlaylist(oneSegmentPlaylist(partTarget));
+        const holdBack = Number(/PART-HOLD-BACK=([\d.]+)/.exec(text)?.[1]);
+        const printedTarget = Number(formatSeconds(partTarget));
+        assert.ok(holdBack >= 3 * printedTarget - 1e-9, `${centis / 100} s at ${fps} fps: ${holdBack}`);
+        assert.ok(
+          holdBack < 3 * printedTarget + 2e-5,
+          `${centis / 100} s at ${fps} fps: ${holdBack} is more than needed`,
+        );
+      }
+    }
+  });
+});
+
+/** A live playlist of one segment of two parts of `partTarget`, with the PART-HOLD-BACK partHoldBackFor gives. */
+function oneSegmentPlaylist(partTarget: number): MediaPlaylistInput {
+  return {
+    targetDurationSeconds: Math.max(1, Math.ceil(2 * partTarget)),
+    partTargetSeconds: partTarget,
+    mediaSequence: 0,
+    serverControl: { canBlockReload: true, partHoldBackSeconds: partHoldBackFor(partTarget) },
+    segments: [
+      {
+        msn: 0,
+        uri: '0.m4s',
+        durationSeconds: 2 * partTarget,
+        complete: true,
+        parts: [0, 1].map((i) => ({ uri: `0.${i}.m4s`, durationSeconds: partTarget, independent: i === 0 })),
+      },
+    ],
+  };
+}

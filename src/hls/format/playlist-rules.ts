@@ -28,6 +28,14 @@ export const formatSeconds = (seconds: number): string => {
 /** The value a client reads back: rules about written durations are checked on it, not on the input. */
 const printed = (seconds: number): number => Number(formatSeconds(seconds));
 
+/**
+ * The PART-HOLD-BACK this writer asks for: three times the part target as a client reads it back, rounded up to
+ * the printed precision. (3 × a part target of 8/30 s is 0.8, but a client reads the target as 0.26667 and three
+ * times that as 0.80001.)
+ */
+export const partHoldBackFor = (partTargetSeconds: number): number =>
+  Math.ceil(3 * printed(partTargetSeconds) * 1e5 - 1e-6) / 1e5;
+
 /** Comparisons of printed values allow for binary floating point (3 × 0.33334 is 1.0000200000000001). */
 const epsilon = 1e-9;
 

@@ -8,6 +8,7 @@ import {
   codecList,
   formatSeconds,
   listedPartsFrom,
+  partHoldBackFor,
   mapsInEffect,
   requiredMediaVersion,
   segmentSeconds,
@@ -15,7 +16,7 @@ import {
   validateMultivariant,
 } from './playlist-rules.ts';
 
-export { formatSeconds };
+export { formatSeconds, partHoldBackFor };
 
 export interface Resolution {
   readonly width: number;
