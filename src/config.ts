@@ -343,7 +343,7 @@ export const optionSpecs: readonly OptionSpec[] = [
     env: 'NAGARE_PART_DURATION',
     valueName: 'SECONDS',
     description: 'LL-HLS part duration',
-    defaultText: '0.5',
+    defaultText: '0.2',
     parse: parseNumberIn(0.2, 2),
   },
   {
@@ -371,7 +371,7 @@ export const optionSpecs: readonly OptionSpec[] = [
     valueName: 'MS',
     description:
       'the mixer composes this far behind the channel clock: room for decoding (latency against late pictures)',
-    defaultText: '200',
+    defaultText: '100',
     parse: parseNumberIn(50, 2000),
   },
   {
@@ -465,10 +465,10 @@ export const defaultConfig: Readonly<Config> = {
   iceServers: [],
   recordIngestDir: undefined,
   ffmpegPath: 'ffmpeg',
-  partSeconds: 0.5,
+  partSeconds: 0.2,
   x264Preset: 'veryfast',
   idleTimeoutSeconds: 600,
-  mixDelayMs: 200,
+  mixDelayMs: 100,
   maxChannels: 10_000,
   maxConnectionsPerChannel: 100,
   maxPublishersPerChannel: 16,

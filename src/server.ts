@@ -19,6 +19,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { IngestManager } from './ingest/ingest-manager.ts';
 import { MediaManager } from './media/media-manager.ts';
+import { mediaOptionsOf } from './media/hls-output.ts';
 import { WebPages } from './http/web-pages.ts';
 import { createMetrics } from './http/metrics.ts';
 import type { Registry } from 'prom-client';
@@ -160,14 +161,7 @@ export class NagareServer {
     const media = new MediaManager(
       registry,
       ingest,
-      {
-        ffmpegPath: config.ffmpegPath,
-        partSeconds: config.partSeconds,
-        mixerLatencyMs: config.mixDelayMs,
-        windowSegments: 8,
-        preset: config.x264Preset,
-        idleTimeoutMs: config.idleTimeoutSeconds * 1000,
-      },
+      { ...mediaOptionsOf(config), idleTimeoutMs: config.idleTimeoutSeconds * 1000 },
       this.#log.child({ component: 'media' }),
       events,
     );

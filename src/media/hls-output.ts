@@ -14,6 +14,7 @@ import type { Canvas } from './media-args.ts';
 import { Mixer, type Composition, type SourceInfo } from './mixer.ts';
 import type { DecoderSink } from './publisher-decoder.ts';
 import { Audience } from '../lib/audience.ts';
+import { defaultConfig, type Config } from '../config.ts';
 
 export interface MediaOptions {
   ffmpegPath: string;
@@ -24,13 +25,23 @@ export interface MediaOptions {
   preset: string;
 }
 
-export const defaultMediaOptions: MediaOptions = {
-  ffmpegPath: 'ffmpeg',
-  partSeconds: 0.5,
-  mixerLatencyMs: 200,
-  windowSegments: 8,
-  preset: 'veryfast',
-};
+/** Complete segments kept in each playlist's window. */
+const windowSegments = 8;
+
+/** The media options of a server configured as `config` (the benchmarks use them with the defaults). */
+export function mediaOptionsOf(
+  config: Pick<Config, 'ffmpegPath' | 'partSeconds' | 'mixDelayMs' | 'x264Preset'>,
+): MediaOptions {
+  return {
+    ffmpegPath: config.ffmpegPath,
+    partSeconds: config.partSeconds,
+    mixerLatencyMs: config.mixDelayMs,
+    windowSegments,
+    preset: config.x264Preset,
+  };
+}
+
+export const defaultMediaOptions: MediaOptions = mediaOptionsOf(defaultConfig);
 
 /**
  * A variant's PART-TARGET. The encoder cuts a fragment once it holds `partSeconds`, at a frame boundary, so a part
