@@ -359,8 +359,14 @@ async function checkFfmpeg(path: string): Promise<void> {
   try {
     await promisify(execFile)(path, ['-hide_banner', '-version'], { timeout: 10_000 });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'not found' : ((err as Error).message.split('\n')[0] ?? 'failed');
+    // execFile's error: `code` is the exit code, or a system error's name (ENOENT); `signal` when it was killed.
+    const failure = err as { code?: number | string; signal?: string | null; stderr?: string };
+    const exit = failure.signal ?? (typeof failure.code === 'number' ? `exit ${failure.code}` : failure.code);
+    const said = failure.stderr?.trim().split('\n').at(-1);
+    const why =
+      failure.code === 'ENOENT'
+        ? 'not found'
+        : `${exit ?? 'failed'}${said === undefined || said === '' ? '' : ` (${said})`}`;
     throw new StartError(
       `ffmpeg (${path}) cannot be run: ${why}. Install it (Debian: apt-get install -y ffmpeg) or set --ffmpeg`,
     );
