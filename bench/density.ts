@@ -34,6 +34,7 @@ import { monotonicMs } from '../src/lib/clock.ts';
 import type { EncoderStats } from '../src/media/channel-encoder.ts';
 import { HlsOutput, defaultMediaOptions, partTargetFor } from '../src/media/hls-output.ts';
 import { decoderArgs, encoderArgs } from '../src/media/media-args.ts';
+import { segmentScheduleFor } from '../src/hls/segment-schedule.ts';
 import type { MixerStats } from '../src/media/mixer.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
@@ -224,7 +225,12 @@ function valueAfter(args: readonly string[], flag: string): string {
 function bareArgs(input: string): string[] {
   const { width, height, fps } = variant.video;
   const decoding = decoderArgs({ hasVideo: true, hasAudio: true, startSeconds: 0, width, height, fps });
-  const encoding = encoderArgs({ variants: [variant], partSeconds: media.partSeconds, preset: media.preset });
+  const encoding = encoderArgs({
+    variants: [variant],
+    partSeconds: media.partSeconds,
+    schedule: segmentScheduleFor(variant.durationSeconds, partSeconds, [variant.video.fps]),
+    preset: media.preset,
+  });
   const encoderGraph = valueAfter(encoding, '-filter_complex');
   if (!encoderGraph.startsWith('[0:v]')) throw new Error(`unexpected encoder graph ${encoderGraph}`);
   const graph = `[0:v:0]${valueAfter(decoding, '-vf')}[decoded];[decoded]${encoderGraph.slice('[0:v]'.length)}`;

@@ -1,9 +1,10 @@
 /**
  * Time to first frame: from the broadcaster's `connect()` in the unmodified sora-js-sdk (headless Chromium, a
  * 640x480 canvas and a tone) to (1) the SDK's connect() resolving (signaling, ICE, DTLS done), (2) the first
- * playable part: the channel's multivariant playlist, asked for before connect() and held by the server until
- * every variant has a part, is answered, and (3) the first frame hls.js (low-latency mode, started before
- * connect() on the same playlist) presents, from requestVideoFrameCallback. The real server (the CLI, its own
+ * playable part: the channel's multivariant playlist, asked for every 25 ms from connect() (it is 404 until the
+ * channel's pipeline starts with its first publisher, then held by the server until every variant has a part),
+ * is answered, and (3) the first frame hls.js (low-latency mode, started when that answer came, as a page that
+ * waits for a channel to go live does) presents, from requestVideoFrameCallback. The real server (the CLI, its own
  * process, its defaults) and a new channel per trial; Date.now() on both sides (same machine).
  *
  *   node bench/first-frame.ts [trials=5]
@@ -31,6 +32,18 @@ interface Trial {
   firstFrameMs: number;
 }
 
+/** Date.now() when `url` first answers 200, asking again 25 ms after each 404, until `deadline`. */
+async function firstAnswer(url: string, deadline: number): Promise<number> {
+  while (Date.now() < deadline) {
+    const response = await fetch(url);
+    await response.text();
+    if (response.ok) return Date.now();
+    if (response.status !== 404) throw new Error(`multivariant playlist: HTTP ${response.status}`);
+    await sleep(25);
+  }
+  throw new Error('multivariant playlist: still 404 at the deadline');
+}
+
 const dataDir = await makeTempDir('nagare-first-frame-');
 const server = await spawnServer(['--data-dir', dataDir, '--api-token', testToken]);
 const pages = await startPageServer();
@@ -46,17 +59,9 @@ try {
     };
     const viewer = await browser.newPage();
     await viewer.goto(`${pages.url}/hls-player.html`);
-    await viewer.evaluate((url) => {
-      (globalThis as unknown as { playHls(u: string, lowLatency: boolean): void }).playHls(url, true);
-    }, playlistUrl);
-    const firstPart = fetch(playlistUrl).then(async (response) => {
-      await response.text();
-      if (!response.ok) throw new Error(`multivariant playlist: HTTP ${response.status}`);
-      return Date.now();
-    });
-
     const publisher = await openSoraClient(browser, pages.url);
     const connectAt = Date.now();
+    const firstPart = firstAnswer(playlistUrl, connectAt + firstFrameTimeoutMs);
     const connected = await publisher.connect({
       signalingUrl,
       channelId,
@@ -67,6 +72,9 @@ try {
     const connectedAt = Date.now();
     if (!('connectionId' in connected)) throw new Error(`publisher: ${JSON.stringify(connected)}`);
     const firstPartAt = await firstPart;
+    await viewer.evaluate((url) => {
+      (globalThis as unknown as { playHls(u: string, lowLatency: boolean): void }).playHls(url, true);
+    }, playlistUrl);
     const firstFrameAt = await viewer
       .waitForFunction(() => (globalThis as unknown as PlayerWindow).playerState().firstFrameAt, null, {
         timeout: firstFrameTimeoutMs,

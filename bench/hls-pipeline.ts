@@ -21,7 +21,8 @@ import { Fmp4Splitter } from '../src/hls/format/fmp4-reader.ts';
 import { VariantPackager } from '../src/hls/variant-packager.ts';
 import { monotonicMs } from '../src/lib/clock.ts';
 import { ChannelEncoder } from '../src/media/channel-encoder.ts';
-import { defaultMediaOptions } from '../src/media/hls-output.ts';
+import { defaultMediaOptions, partTargetFor } from '../src/media/hls-output.ts';
+import { segmentScheduleFor } from '../src/hls/segment-schedule.ts';
 import { Mixer } from '../src/media/mixer.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
@@ -57,9 +58,12 @@ await writeFile(
 const rssStart = process.memoryUsage().rss;
 const epochMs = monotonicMs();
 const source = new ReplaySource(frames);
+const partTarget = partTargetFor(defaultMediaOptions.partSeconds, variant.video.fps);
+const schedule = segmentScheduleFor(2, partTarget, [variant.video.fps]);
 const packager = new VariantPackager({
   segmentSeconds: 2,
-  partTargetSeconds: 0.5,
+  firstSegmentSeconds: schedule.firstSeconds,
+  partTargetSeconds: partTarget,
   windowSegments: 8,
   epochWallclockMs: Date.now(),
 });
@@ -73,8 +77,9 @@ const encoder = new ChannelEncoder({
   ffmpegPath: 'ffmpeg',
   canvas,
   variants: [variant],
-  partSeconds: 0.5,
-  preset: 'veryfast',
+  partSeconds: defaultMediaOptions.partSeconds,
+  schedule,
+  preset: defaultMediaOptions.preset,
   log,
   output: {
     started: (_, startSeconds) => {

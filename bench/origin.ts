@@ -2,7 +2,7 @@
  * The HLS origin under load, against Debian's nginx serving the same bytes in the same run.
  *
  * What is served: the real CLI (src/main.ts) in a child process, so that its memory is its own, with one live
- * channel (one 640x480@30 1 Mbps variant, 2 s segments, 0.5 s parts): a werift publisher replays a captured
+ * channel (one 640x480@30 1 Mbps variant, 2 s segments, the default 0.2 s parts): a werift publisher replays a captured
  * Chromium publisher's RTP (testdata/rtp/h264-opus.jsonl, looped, real time) over real WebRTC, through ingest,
  * decoder, mixer, encoder and packager. The channel stays live throughout, so its ffmpeg children and its mixer
  * (in the server's process) run during every measurement, against nginx as well as against Nagare.
@@ -294,7 +294,7 @@ try {
   const figures = {
     served:
       'one live channel of the real CLI: testdata/rtp/h264-opus.jsonl replayed over WebRTC by a werift publisher, ' +
-      'one 640x480@30 1 Mbps variant, 2 s segments, 0.5 s parts',
+      'one 640x480@30 1 Mbps variant, 2 s segments, 0.2 s parts',
     connections,
     seconds,
     nginx: { version: nginxVersion(), workerProcesses: 'auto' },

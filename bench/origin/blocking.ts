@@ -2,7 +2,7 @@
  * LL-HLS blocking playlist requests held open by the thousand (RFC 8216bis §6.2.5.2). Each is a raw TCP
  * connection carrying one `GET <playlist>?_HLS_msn=M&_HLS_part=P` with `Connection: close` (no keep-alive, no
  * agent). All connect first; right after a new part appears, every request is written at once, naming the part
- * `partsAhead` parts later, so the server holds them all before that part exists. Measured: the server's resident
+ * `aheadSeconds` of parts later, so the server holds them all before that part exists. Measured: the server's resident
  * memory and heap before, with the connections open, and with every request held; then the answers: the first
  * one marks the moment the part appeared, as near as a client sees it (the server answers its waiters as the part
  * is added), the last one when the server is done. Answers are timed here as they complete, so the spread also
@@ -15,10 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { percentile } from '../bench-util.ts';
 
 /**
- * How far ahead of the newest part the held requests ask: at 0.5 s parts, 2 s for the server to read and hold
- * them all, well within its blocking timeout (3 target durations, 6 s).
+ * How far ahead of the newest part the held requests ask, in seconds of parts: 2 s for the server to read and
+ * hold them all, well within its blocking timeout (3 target durations, 6 s).
  */
-const partsAhead = 4;
+const aheadSeconds = 2;
 /** Connections opened at once: more overflow the listen backlog and wait for SYN retries. */
 const connectBatch = 250;
 /** How often the server's count of held requests is read while they are being written. */
@@ -142,12 +142,16 @@ function liveEdge(playlist: string): {
   newest: [number, number];
   hint: [number, number];
   partsPerSegment: number;
+  partTargetSeconds: number;
 } {
   let newest: [number, number] | undefined;
   let hint: [number, number] | undefined;
   let parts = 0;
   let partsPerSegment = 0;
+  let partTargetSeconds = 0;
   for (const line of playlist.split('\n')) {
+    const partInf = /^#EXT-X-PART-INF:PART-TARGET=([\d.]+)/.exec(line);
+    if (partInf !== null) partTargetSeconds = Number(partInf[1]);
     const uri = partUri.exec(line);
     if (line.startsWith('#EXT-X-PART:') && uri !== null) {
       newest = [Number(uri[1]), Number(uri[2])];
@@ -159,10 +163,10 @@ function liveEdge(playlist: string): {
       parts = 0;
     }
   }
-  if (newest === undefined || hint === undefined || partsPerSegment === 0) {
-    throw new Error(`the playlist has no parts, hint or complete segment with parts:\n${playlist}`);
+  if (newest === undefined || hint === undefined || partsPerSegment === 0 || partTargetSeconds === 0) {
+    throw new Error(`the playlist has no parts, hint, PART-TARGET or complete segment with parts:\n${playlist}`);
   }
-  return { newest, hint, partsPerSegment };
+  return { newest, hint, partsPerSegment, partTargetSeconds };
 }
 
 const mb = (bytes: number): number => Number((bytes / 1e6).toFixed(1));
@@ -185,12 +189,12 @@ export async function holdBlockingRequests(
     const connectMs = performance.now() - connectStart;
     const rssConnected = rssBytesOf(server.pid);
 
-    // Wait for a new part (a blocking request for the hinted one), then ask for the one `partsAhead` after it.
+    // Wait for a new part (a blocking request for the hinted one), then ask for the one `aheadSeconds` after it.
     const { hint } = liveEdge(await get(server.port, playlistPath));
-    const { newest, partsPerSegment } = liveEdge(
+    const { newest, partsPerSegment, partTargetSeconds } = liveEdge(
       await get(server.port, `${playlistPath}?_HLS_msn=${hint[0]}&_HLS_part=${hint[1]}`),
     );
-    const index = newest[0] * partsPerSegment + newest[1] + partsAhead;
+    const index = newest[0] * partsPerSegment + newest[1] + Math.ceil(aheadSeconds / partTargetSeconds);
     const target = [Math.floor(index / partsPerSegment), index % partsPerSegment] as const;
     const blockingRequest =
       `GET ${playlistPath}?_HLS_msn=${target[0]}&_HLS_part=${target[1]} HTTP/1.1\r\n` +

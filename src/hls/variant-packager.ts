@@ -1,13 +1,17 @@
 /**
  * One variant's live HLS stream: CMAF fragments from the encoder become LL-HLS parts, grouped into segments cut on
- * keyframes every `segmentSeconds`, kept in a bounded window in memory. Each encoder generation brings its own
+ * the keyframes the encoder forces at the boundaries of a SegmentSchedule (every `segmentSeconds`, after a short
+ * first segment), kept in a bounded window in memory. Each encoder generation brings its own
  * init segment; the first segment after a new one is marked as a discontinuity (RFC 8216bis §4.4.4.3).
  * Listeners hear every change (the origin's blocking playlist requests wait on them).
  */
 import type { FragmentInfo, InitInfo } from './format/fmp4-reader.ts';
+import { nextBoundary, type SegmentSchedule } from './segment-schedule.ts';
 
 export interface PackagerOptions {
   segmentSeconds: number;
+  /** Length of each encoder run's first segment (SegmentSchedule.firstSeconds); default segmentSeconds. */
+  firstSegmentSeconds?: number;
   partTargetSeconds: number;
   /** Complete segments kept (and listed) behind the live edge. */
   windowSegments: number;
@@ -64,9 +68,14 @@ export class VariantPackager {
   #ended = false;
   #longestSegmentSeconds = 0;
   #revision = 0;
+  readonly #schedule: SegmentSchedule;
 
   constructor(options: PackagerOptions) {
     this.#options = options;
+    this.#schedule = {
+      segmentSeconds: options.segmentSeconds,
+      firstSeconds: options.firstSegmentSeconds ?? options.segmentSeconds,
+    };
   }
 
   get options(): Readonly<PackagerOptions> {
@@ -116,15 +125,26 @@ export class VariantPackager {
   }
 
   /**
-   * Where the next part will be: [msn, part index]. A segment that has reached its length ends at the next
+   * Where the next part will be: [msn, part index]. A segment that has reached its boundary ends at the next
    * keyframe, which the encoder forces there, so the next part then opens a new segment.
    */
   get nextPart(): readonly [number, number] | undefined {
     const last = this.#segments.at(-1);
     if (last === undefined) return undefined;
-    if (last.complete || last.durationSeconds >= this.#options.segmentSeconds - 0.001)
-      return [last.msn + 1, 0];
+    if (last.complete || this.#reachedBoundary(last)) return [last.msn + 1, 0];
     return [last.msn, last.parts.length];
+  }
+
+  /** A player can start: a complete segment is listed (hls.js will not start on the parts of an open one). */
+  get playable(): boolean {
+    return this.#segments.some((segment) => segment.complete);
+  }
+
+  /** The segment's end has reached the next boundary of its encoder run's schedule. */
+  #reachedBoundary(segment: Segment): boolean {
+    const runStart = segment.startSeconds - (this.#inits.get(segment.initId)?.startSeconds ?? 0);
+    const boundary = nextBoundary(this.#schedule, runStart + 0.001);
+    return runStart + segment.durationSeconds >= boundary - 0.001;
   }
 
   /** Counts the changes: whatever is rendered from this packager is the same while it stays the same. */
@@ -157,8 +177,7 @@ export class VariantPackager {
     }
     const open = this.#segments.at(-1);
     const openSegment = open?.complete === false ? open : undefined;
-    const due =
-      openSegment !== undefined && openSegment.durationSeconds >= this.#options.segmentSeconds - 0.001;
+    const due = openSegment !== undefined && this.#reachedBoundary(openSegment);
     if (openSegment === undefined || this.#pendingDiscontinuity || (info.independent && due)) {
       if (!info.independent) {
         // A segment must begin with a keyframe; wait for one.
@@ -178,6 +197,9 @@ export class VariantPackager {
     });
     segment.durationSeconds += info.durationSeconds;
     this.#stats.parts += 1;
+    // At its boundary the segment is complete: the next fragment starts a new one on the keyframe forced there,
+    // and a player that loads whole segments sees this one a part earlier.
+    if (this.#reachedBoundary(segment)) this.#closeOpenSegment();
     this.#notify();
   }
 

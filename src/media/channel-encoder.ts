@@ -12,6 +12,7 @@ import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { RestartBackoff } from './restart-backoff.ts';
 import { audioChannels, encoderArgs, type Canvas } from './media-args.ts';
 import type { MixedTick } from './mixer.ts';
+import type { SegmentSchedule } from '../hls/segment-schedule.ts';
 
 export interface EncoderOutput {
   /** A new ffmpeg began, its output times counting from `startSeconds` of channel time: what follows on
@@ -28,6 +29,7 @@ export interface ChannelEncoderOptions {
   canvas: Canvas;
   variants: readonly HlsVariant[];
   partSeconds: number;
+  schedule: SegmentSchedule;
   preset: string;
   output: EncoderOutput;
   log: Logger;
@@ -111,11 +113,11 @@ export class ChannelEncoder {
   }
 
   #spawn(startSeconds: number): void {
-    const { canvas, variants, partSeconds, preset, ffmpegPath, output, log } = this.#options;
+    const { canvas, variants, partSeconds, schedule, preset, ffmpegPath, output, log } = this.#options;
     const generation = (this.#stats.generation += 1);
     const process = new FfmpegProcess({
       path: ffmpegPath,
-      args: encoderArgs({ variants, partSeconds, preset }),
+      args: encoderArgs({ variants, partSeconds, schedule, preset }),
       extraPipes: variants.map((_, index) => 3 + index),
     });
     this.#process = process;

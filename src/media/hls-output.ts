@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { HlsVariant, Layout } from '../channel/channel-spec.ts';
 import { Fmp4Splitter } from '../hls/format/fmp4-reader.ts';
 import { VariantPackager } from '../hls/variant-packager.ts';
+import { segmentScheduleFor } from '../hls/segment-schedule.ts';
 import { monotonicMs } from '../lib/clock.ts';
 import { ChannelEncoder } from './channel-encoder.ts';
 import type { Canvas } from './media-args.ts';
@@ -113,11 +114,17 @@ export class HlsOutput implements HlsStream {
     this.#log = log;
     this.canvas = canvasFor(variants);
     const segmentSeconds = variants[0]?.durationSeconds ?? 2;
+    const schedule = segmentScheduleFor(
+      segmentSeconds,
+      partTargetFor(media.partSeconds, this.canvas.fps),
+      variants.map((variant) => variant.video.fps),
+    );
     const epochWallclockMs = Date.now() - (monotonicMs() - options.epochMs);
     this.packagers = variants.map(
       (variant) =>
         new VariantPackager({
           segmentSeconds,
+          firstSegmentSeconds: schedule.firstSeconds,
           partTargetSeconds: partTargetFor(media.partSeconds, variant.video.fps),
           windowSegments: media.windowSegments,
           epochWallclockMs,
@@ -128,6 +135,7 @@ export class HlsOutput implements HlsStream {
       canvas: this.canvas,
       variants,
       partSeconds: media.partSeconds,
+      schedule,
       preset: media.preset,
       log: log.child({ stage: 'encoder' }),
       output: {
@@ -194,15 +202,15 @@ export class HlsOutput implements HlsStream {
     return Math.round(nowMs - (segment.programDateTime.getTime() + duration * 1000));
   }
 
-  /** Every variant has a part: the playlist can be played. */
+  /** Every variant lists a complete segment: the playlist can be played. */
   get playable(): boolean {
-    return this.packagers.every((packager) => packager.lastPart !== undefined);
+    return this.packagers.every((packager) => packager.playable);
   }
 
   /** Resolves once the playlist can be played; false when it ended first. */
   async whenPlayable(): Promise<boolean> {
     for (const packager of this.packagers) {
-      while (packager.lastPart === undefined) {
+      while (!packager.playable) {
         if (packager.ended) return false;
         await new Promise<void>((resolve) => {
           const off = packager.onChange(() => {

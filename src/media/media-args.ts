@@ -3,6 +3,7 @@
  * Times are on the channel clock, in seconds; `-copyts` keeps them through ffmpeg.
  */
 import type { HlsVariant } from '../channel/channel-spec.ts';
+import { forceKeyframesExpression, type SegmentSchedule } from '../hls/segment-schedule.ts';
 
 export interface Canvas {
   width: number;
@@ -69,6 +70,8 @@ const x264Profiles = { h264_high: 'high', h264_main: 'main', h264_baseline: 'bas
 export interface EncoderArgsInput {
   variants: readonly HlsVariant[];
   partSeconds: number;
+  /** Where segments begin: a keyframe is forced there in every variant. */
+  schedule: SegmentSchedule;
   /** x264 preset: speed against quality. */
   preset: string;
 }
@@ -76,13 +79,13 @@ export interface EncoderArgsInput {
 /**
  * Encoder: Matroska with raw I420 video and s16le audio on stdin, one fMP4 (CMAF) stream per variant on pipes
  * 3, 4, …: H.264 (x264, no B-frames, zero latency, VBV so the rate holds) + AAC-LC. Output times start at 0 for
- * each run. Keyframes are forced at the same instants in every variant (k × segment duration from the run's
- * start), so segments line up across variants; fragments
+ * each run. Keyframes are forced at the same instants in every variant (the schedule's boundaries from the
+ * run's start), so segments line up across variants; fragments
  * (the LL-HLS parts) are cut at every keyframe and every `partSeconds`.
  */
 export function encoderArgs(input: EncoderArgsInput): string[] {
   const { variants } = input;
-  const segment = variants[0]?.durationSeconds ?? 2;
+  const segment = input.schedule.segmentSeconds;
   // No -copyts: the output starts at 0 for every encoder run; the packager adds the run's start time.
   const args = ['-hide_banner', '-nostats', '-loglevel', 'warning'];
   args.push('-probesize', '32768', '-analyzeduration', '100000', '-f', 'matroska', '-i', 'pipe:0');
@@ -93,7 +96,7 @@ export function encoderArgs(input: EncoderArgsInput): string[] {
       `[sv${index}]scale=${variant.video.width}:${variant.video.height}:flags=bicubic,setsar=1[v${index}]`,
   );
   args.push('-filter_complex', [split, ...scales].join(';'));
-  const forceKeyframes = `expr:gte(t,n_forced*${segment})`;
+  const forceKeyframes = forceKeyframesExpression(input.schedule);
   variants.forEach((variant, index) => {
     const { video, audio } = variant;
     const gop = Math.round(video.fps * segment);

@@ -191,7 +191,10 @@ export class HlsOrigin {
     }
   }
 
-  /** Waits (a few seconds) for every variant's first part, so the CODECS are known. */
+  /**
+   * Waits (a few seconds) for every variant's first complete segment: the CODECS are known then, and a player
+   * can start on what the media playlists list.
+   */
   async #multivariant(
     stream: HlsStream,
     format: 'fmp4' | 'ts',
@@ -199,13 +202,13 @@ export class HlsOrigin {
     signal: AbortSignal,
   ): Promise<void> {
     for (const packager of stream.packagers) {
-      const result = await waitFor(packager, () => packager.lastPart !== undefined, 10_000, signal);
+      const result = await waitFor(packager, () => packager.playable, 10_000, signal);
       if (result === 'aborted') return;
       if (result === 'timeout') {
         unavailable(res, 'stream starting, retry');
         return;
       }
-      if (packager.lastPart === undefined) {
+      if (!packager.playable) {
         notFound(res);
         return;
       }
@@ -241,15 +244,15 @@ export class HlsOrigin {
         unavailable(res, 'blocking request timed out');
         return;
       }
-    } else if (packager.lastPart === undefined) {
-      const result = await waitFor(packager, () => packager.lastPart !== undefined, timeoutMs, signal);
+    } else if (!packager.playable) {
+      const result = await waitFor(packager, () => packager.playable, timeoutMs, signal);
       if (result !== 'ready') {
         if (result === 'timeout') unavailable(res, 'stream starting, retry');
         return;
       }
     }
     // Ended before its first part: there is nothing to list.
-    if (packager.lastPart === undefined) {
+    if (!packager.playable) {
       notFound(res);
       return;
     }

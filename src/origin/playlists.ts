@@ -29,7 +29,10 @@ export function renderMultivariantFor(stream: HlsStream, format: 'fmp4' | 'ts' =
   });
 }
 
-/** Parts are listed for the segments within this many target durations of the live edge (RFC 8216bis §4.4.4.9). */
+/**
+ * Parts are listed for the segments that start less than this many target durations before the live edge (RFC
+ * 8216bis §4.4.4.9: removed once greater than three; hls-parser also wants them on the last three segments only).
+ */
 const partWindowTargets = 3;
 
 /**
@@ -86,7 +89,7 @@ function renderVariant(
       canSkipUntilSeconds: canSkipUntil,
     },
     segments: segments.map((segment) => {
-      const withParts = fromEdge <= partWindowTargets * target || !segment.complete;
+      const withParts = fromEdge < partWindowTargets * target - 0.001 || !segment.complete;
       fromEdge -= segment.durationSeconds;
       return {
         msn: segment.msn,

@@ -84,10 +84,10 @@ describe('media', () => {
     const origin = await serve();
     origin.add(6); // segment 1 open with two parts
     const waiting = await startWaiting(origin, `${origin.media}1.m4s`);
-    origin.add(2);
+    origin.add();
     await sleep(50);
     assert.equal(waiting.isAnswered(), false, 'answered while the segment was still open');
-    origin.add(); // the keyframe of segment 2 closes segment 1
+    origin.add(); // its fourth part brings segment 1 to its boundary: complete
     assertMedia(await waiting.answer, Buffer.concat([4, 5, 6, 7].map(fragment)));
   });
 

@@ -21,7 +21,7 @@ function parseStrict(text: string): types.MasterPlaylist | types.MediaPlaylist {
 describe('MPEG-TS playlists and segments', () => {
   test('ts.m3u8 lists the variants with their ts.m3u8 media playlists and CODECS', async () => {
     const origin = await suite.serve();
-    origin.add();
+    origin.add(4); // the first complete segment
     const answer = await request(origin.port, `${origin.root}ts.m3u8`);
     assert.equal(answer.status, 200, answer.text);
     assert.equal(answer.headers['content-type'], 'application/vnd.apple.mpegurl');

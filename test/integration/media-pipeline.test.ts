@@ -17,11 +17,14 @@ import { monotonicMs } from '../../src/lib/clock.ts';
 import { ChannelEncoder } from '../../src/media/channel-encoder.ts';
 import { Mixer } from '../../src/media/mixer.ts';
 import { PublisherDecoder } from '../../src/media/publisher-decoder.ts';
+import { segmentScheduleFor } from '../../src/hls/segment-schedule.ts';
 import { ingestCapture, ReplaySource } from '../helpers/replay-source.ts';
 
 const run = promisify(execFile);
 const log = pino({ level: 'silent' });
 const canvas = { width: 640, height: 480, fps: 30 };
+/** Variants at 30 and 15 fps, 0.5 s parts: boundaries at 0, 1.5333 (23 frames at 15 fps), 2, 4, 6 … s. */
+const schedule = segmentScheduleFor(2, 0.5, [30, 15]);
 const variants: HlsVariant[] = [
   {
     video: { width: 640, height: 480, fps: 30, bps: 1_000_000, codec: 'h264_main' },
@@ -55,6 +58,7 @@ function startPipeline(): Pipeline {
     canvas,
     variants,
     partSeconds: 0.5,
+    schedule,
     preset: 'veryfast',
     log,
     output: {
@@ -155,7 +159,8 @@ describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { tim
         assert.ok(keyframes.length >= 3, `keyframes at ${keyframes.join(', ')}`);
         keyframeSets.push(keyframes);
       }
-      // Keyframes every segment (2 s), at the same instants in both variants.
+      // Keyframes at the schedule's boundaries (the first segment short), at the same instants in both variants.
+      assert.equal(schedule.firstSeconds, 23 / 15);
       const [first = [], second = []] = keyframeSets;
       const shared = Math.min(first.length, second.length);
       for (let i = 0; i < shared; i++) {
@@ -163,7 +168,11 @@ describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { tim
           Math.abs((first[i] ?? 0) - (second[i] ?? 0)) < 0.001,
           `keyframe ${i}: ${first[i]} vs ${second[i]}`,
         );
-        if (i > 0) assert.ok(Math.abs((first[i] ?? 0) - (first[i - 1] ?? 0) - 2) < 0.001);
+        const boundary = i === 0 ? 0 : i === 1 ? schedule.firstSeconds : (i - 1) * 2;
+        assert.ok(
+          Math.abs((first[i] ?? 0) - (first[0] ?? 0) - boundary) < 0.001,
+          `keyframes at ${first.join(', ')}: keyframe ${i} is not at ${boundary} s`,
+        );
       }
     } finally {
       await pipeline.close();
