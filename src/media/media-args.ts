@@ -47,7 +47,7 @@ export function decoderArgs(input: DecoderArgsInput): string[] {
       // No start_time: with -copyts it made the filter's cost grow with the stream's age (0.76 cores after 30 min).
       // Rounding down puts output frame i at floor(first × fps)/fps + i/fps, which is `startSeconds`.
       `fps=fps=${fps}:round=down`,
-      `scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear`,
+      `scale=${width}:${height}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear`,
       `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black`,
       'format=yuv420p',
     ];
