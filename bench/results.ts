@@ -35,22 +35,17 @@ export function describeMachine(extra: Readonly<Record<string, readonly string[]
   };
 }
 
+/**
+ * The commit measured, read when the benchmark starts (what runs is what was checked out then), marked when files
+ * other than bench/results/ differed from it.
+ */
 function commit(): string {
-  const sha = versionOf('git', [
-    '-C',
-    fileURLToPath(new URL('..', import.meta.url)),
-    'rev-parse',
-    '--short',
-    'HEAD',
-  ]);
-  const dirty = versionOf('git', [
-    '-C',
-    fileURLToPath(new URL('..', import.meta.url)),
-    'status',
-    '--porcelain',
-  ]);
+  const top = fileURLToPath(new URL('..', import.meta.url));
+  const sha = versionOf('git', ['-C', top, 'rev-parse', '--short', 'HEAD']);
+  const dirty = versionOf('git', ['-C', top, 'status', '--porcelain', '--', '.', ':!bench/results']);
   return dirty === '' ? sha : `${sha} (uncommitted changes)`;
 }
+const measuredCommit = commit();
 
 /**
  * Writes `bench/results/<name>.json`: when, the command line, the machine, and `figures` as given. Returns the
@@ -70,7 +65,7 @@ export function writeResults(
       .slice(1)
       .map((arg) => arg.replace(/^.*\/bench\//, 'bench/'))
       .join(' ')}`,
-    commit: commit(),
+    commit: measuredCommit,
     machine: describeMachine(options.programs),
     figures,
   };
