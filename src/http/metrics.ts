@@ -119,6 +119,17 @@ export function createMetrics(sources: MetricsSources): Registry {
     },
   );
 
+  readGauge(
+    metrics,
+    'nagare_encoder_speed',
+    'Media seconds encoded per second of real time over the last 10 s (1 keeps up; below 1 the encoder falls behind): the slowest running encoder.',
+    [],
+    () => {
+      const speeds = media.encoderSpeeds();
+      return speeds.length === 0 ? [] : [[{}, Math.min(...speeds)]];
+    },
+  );
+
   const ingestCounter = (
     name: string,
     help: string,

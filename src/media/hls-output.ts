@@ -10,6 +10,7 @@ import { Fmp4Splitter } from '../hls/format/fmp4-reader.ts';
 import { VariantPackager } from '../hls/variant-packager.ts';
 import { segmentScheduleFor } from '../hls/segment-schedule.ts';
 import { monotonicMs } from '../lib/clock.ts';
+import { SpeedMeter } from '../lib/speed-meter.ts';
 import { ChannelEncoder } from './channel-encoder.ts';
 import type { Canvas } from './media-args.ts';
 import { Mixer, type Composition, type SourceInfo } from './mixer.ts';
@@ -104,6 +105,7 @@ export class HlsOutput implements HlsStream {
   #generation = 0;
   #generationStart = 0;
   #listingLatencyMs: number | undefined;
+  readonly #encoderSpeed = new SpeedMeter();
   #closing: Promise<void> | undefined;
 
   constructor(options: HlsOutputOptions) {
@@ -202,6 +204,14 @@ export class HlsOutput implements HlsStream {
     return Math.round(nowMs - (segment.programDateTime.getTime() + duration * 1000));
   }
 
+  /**
+   * Media seconds the encoder made per second of real time over the last 10 s (its first variant's parts): 1
+   * when it keeps up. Undefined in its first seconds.
+   */
+  get encoderSpeed(): number | undefined {
+    return this.#encoderSpeed.speed(monotonicMs());
+  }
+
   /** Every variant lists a complete segment: the playlist can be played. */
   get playable(): boolean {
     return this.packagers.every((packager) => packager.playable);
@@ -263,7 +273,10 @@ export class HlsOutput implements HlsStream {
         if (unit.type === 'init') packager.setInit(unit.bytes, unit.info, this.#generationStart);
         else {
           packager.addFragment(unit.bytes, unit.info);
-          if (index === 0) this.#listingLatencyMs = this.liveEdgeMs();
+          if (index === 0) {
+            this.#listingLatencyMs = this.liveEdgeMs();
+            this.#encoderSpeed.record(monotonicMs(), unit.info.durationSeconds);
+          }
         }
       }
     } catch (err) {

@@ -98,6 +98,18 @@ export class MediaManager {
     return this.#firstOutputFigures((output) => output.listingLatencyMs);
   }
 
+  /** Speed of every running playlist's encoder (see HlsOutput.encoderSpeed). */
+  encoderSpeeds(): number[] {
+    const speeds: number[] = [];
+    for (const pipeline of this.#pipelines.values()) {
+      for (const output of pipeline.outputs()) {
+        const speed = output.encoderSpeed;
+        if (speed !== undefined) speeds.push(speed);
+      }
+    }
+    return speeds;
+  }
+
   #firstOutputFigures(pick: (output: HlsOutput) => number | undefined): number[] {
     const figures: number[] = [];
     for (const pipeline of this.#pipelines.values()) {

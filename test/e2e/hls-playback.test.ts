@@ -148,7 +148,7 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     assert.ok((record.media.packagers[0]?.parts ?? 0) > 4, JSON.stringify(record.media));
   });
 
-  test('/metrics counts the live channel: its publisher, RTP received, HLS served, the live edge', async () => {
+  test('/metrics counts the live channel: its publisher, RTP received, HLS served, the live edge, the encoder speed', async () => {
     const values = await scrapeMetrics(env.server.url);
     const value = (sample: string): number => {
       const found = values.get(sample);
@@ -169,6 +169,8 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     const listing = value('nagare_hls_ingest_to_playlist_seconds');
     assert.ok(listing >= 0 && listing <= edge, `ingest to playlist ${listing} s, live edge ${edge} s`);
     assert.equal(value('nagare_ffmpeg_restarts_total{process="encoder"}'), 0);
+    const speed = value('nagare_encoder_speed');
+    assert.ok(speed > 0.8 && speed < 1.2, `encoder speed ${speed}`);
   });
 
   test('the encoder killed with SIGKILL: playback goes on within a few seconds', async () => {

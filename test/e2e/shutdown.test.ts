@@ -61,12 +61,16 @@ describe('graceful shutdown of the real process', { skip, timeout: 120_000 }, ()
     });
     assert.ok('connectionId' in connected, JSON.stringify(connected));
 
-    // A viewer blocking on a part far enough ahead that only the end of the stream answers it.
+    // A viewer blocking on a part far enough ahead that only the end of the stream answers it: two whole
+    // segments (4 s) ahead, once the stream is past its short first two (the server holds at most two ahead).
     const media = await eventually('the playlist', 30_000, () => mediaPlaylistUrl(playlistUrl));
-    const text = await (await fetch(media)).text();
-    const lastMsn = Math.max(
-      ...[...text.matchAll(/^#EXT-X-PART:.*URI="(\d+)\.\d+\.m4s"/gm)].map((m) => Number(m[1])),
-    );
+    const lastMsn = await eventually('a third segment', 30_000, async () => {
+      const text = await (await fetch(media)).text();
+      const msn = Math.max(
+        ...[...text.matchAll(/^#EXT-X-PART:.*URI="(\d+)\.\d+\.m4s"/gm)].map((m) => Number(m[1])),
+      );
+      return msn >= 2 ? msn : undefined;
+    });
     const held = fetch(new URL(`?_HLS_msn=${lastMsn + 2}&_HLS_part=0`, media)).then(async (r) => ({
       status: r.status,
       body: await r.text(),
