@@ -2,7 +2,6 @@
  * NagareServer: the whole server in one object. It owns the store, the channel registry and the HTTP
  * server (API, health, later signaling and HLS), starts them in order and closes them in reverse.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiHandler } from './api/api-handler.ts';
@@ -29,6 +28,7 @@ import { closeCodes } from './signaling/close-codes.ts';
 import { SignalingServer } from './signaling/signaling-server.ts';
 import type { SignalingOptions } from './signaling/signaling-session.ts';
 import { ChannelStore } from './store/channel-store.ts';
+import { RequestIds } from './lib/request-ids.ts';
 import { version } from './version.ts';
 
 export class StartError extends Error {
@@ -67,6 +67,7 @@ export class NagareServer {
   #sfu: Sfu | undefined;
   #ingest: IngestManager | undefined;
   readonly #web = new WebPages();
+  readonly #requestIds = new RequestIds();
   #metrics: { registry: Registry; authenticator: TokenAuthenticator } | undefined;
   #media: MediaManager | undefined;
   #signaling: SignalingServer | undefined;
@@ -254,7 +255,7 @@ export class NagareServer {
   }
 
   async #route(req: IncomingMessage, res: ServerResponse, api: ApiHandler, origin: HlsOrigin): Promise<void> {
-    const requestId = randomBytes(8).toString('hex');
+    const requestId = this.#requestIds.next();
     res.setHeader('X-Request-Id', requestId);
     try {
       const path = requestPath(req);

@@ -82,7 +82,7 @@ export class HlsOrigin {
    * playlist changes only when a part comes, so the thousands of requests between two parts (every viewer's
    * blocking reload answered at once) share one rendering.
    */
-  readonly #rendered = new WeakMap<HlsStream, Map<string, { revisions: string; text: string }>>();
+  readonly #rendered = new WeakMap<HlsStream, Map<string, { revisions: string; bytes: Buffer }>>();
 
   constructor(deps: HlsOriginDeps) {
     this.#deps = deps;
@@ -132,7 +132,8 @@ export class HlsOrigin {
     }
     const abort = new AbortController();
     res.once('close', () => {
-      abort.abort();
+      // Only a client gone before its answer cancels the wait (aborting costs a DOMException each time).
+      if (!res.writableFinished) abort.abort();
     });
     res.once('finish', () => {
       this.#counters.requests[resource.type] += 1;
@@ -213,7 +214,10 @@ export class HlsOrigin {
         return;
       }
     }
-    send(res, 200, playlistType, renderMultivariantFor(stream, format), 'public, max-age=1');
+    const playlist = this.#cached(stream, `multivariant/${format}`, () =>
+      renderMultivariantFor(stream, format),
+    );
+    send(res, 200, playlistType, playlist, 'public, max-age=1');
   }
 
   async #media(
@@ -256,14 +260,17 @@ export class HlsOrigin {
       notFound(res);
       return;
     }
-    const text = this.#cached(stream, `${index}/${query.skip}`, () =>
+    const playlist = this.#cached(stream, `${index}/${query.skip}`, () =>
       renderMediaFor(stream, index, query.skip),
     );
-    send(res, 200, playlistType, text, 'public, max-age=1');
+    send(res, 200, playlistType, playlist, 'public, max-age=1');
   }
 
-  /** `render()`, or what it gave last time if no packager of the stream has changed since. */
-  #cached(stream: HlsStream, key: string, render: () => string): string {
+  /**
+   * `render()` as UTF-8 bytes, or what it gave last time if no packager of the stream has changed since (encoded
+   * once: turning the text into bytes for each answer was the origin's largest cost under load).
+   */
+  #cached(stream: HlsStream, key: string, render: () => string): Buffer {
     const revisions = stream.packagers.map((packager) => packager.revision).join(',');
     let byKey = this.#rendered.get(stream);
     if (byKey === undefined) {
@@ -271,10 +278,10 @@ export class HlsOrigin {
       this.#rendered.set(stream, byKey);
     }
     const last = byKey.get(key);
-    if (last?.revisions === revisions) return last.text;
-    const text = render();
-    byKey.set(key, { revisions, text });
-    return text;
+    if (last?.revisions === revisions) return last.bytes;
+    const bytes = Buffer.from(render());
+    byKey.set(key, { revisions, bytes });
+    return bytes;
   }
 
   /**
@@ -330,8 +337,8 @@ export class HlsOrigin {
       else unavailable(res, 'stream starting, retry');
       return;
     }
-    const text = this.#cached(stream, `${index}/ts`, () => renderTsMediaFor(stream, index));
-    send(res, 200, playlistType, text, 'public, max-age=1');
+    const playlist = this.#cached(stream, `${index}/ts`, () => renderTsMediaFor(stream, index));
+    send(res, 200, playlistType, playlist, 'public, max-age=1');
   }
 
   async #part(
