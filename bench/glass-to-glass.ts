@@ -7,12 +7,17 @@
  * on the LL-HLS playlist, hls.js in standard mode on the same playlist, and a sora-js-sdk recvonly client (the
  * WebRTC path). All run at once for the measured window, after a warm-up. Both ends share the machine's clock.
  *
+ * The viewers join `joinAfterSeconds` after the channel's playlist can be played, as viewers of a live channel do.
+ * With 0 they are there before the stream starts: hls.js (1.7) then starts on the first segment, turns part loading
+ * off after it and stalls until the next segment is complete, and never catches up (it does not play faster by
+ * default), so its latency stays higher by that stall for the whole window.
+ *
  * Each hls.js viewer also reports where it holds itself: its target latency (from the playlist's PART-HOLD-BACK or
  * HOLD-BACK) and its measured distance to the live edge, so the figure splits into "glass to live edge" (the
- * pipeline) and "live edge to screen" (the player). Arguments after the two numbers go to the server, e.g.
+ * pipeline) and "live edge to screen" (the player). Arguments after the three numbers go to the server, e.g.
  * `--part-duration 0.25`.
  *
- *   node bench/glass-to-glass.ts [seconds=60] [warmUpSeconds=20] [server flags…]
+ *   node bench/glass-to-glass.ts [seconds=60] [warmUpSeconds=20] [joinAfterSeconds=5] [server flags…]
  */
 import type { Page } from 'playwright-core';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +30,8 @@ import { writeResults } from './results.ts';
 
 const seconds = Number(process.argv[2] ?? '60');
 const warmUpSeconds = Number(process.argv[3] ?? '20');
-const serverFlags = process.argv.slice(4);
+const joinAfterSeconds = Number(process.argv[4] ?? '5');
+const serverFlags = process.argv.slice(5);
 const variant = { video: { width: 640, height: 480, fps: 30, bps: 1_000_000 }, audio: { bps: 96_000 } };
 interface ReaderState {
   latenciesMs: number[];
@@ -64,6 +70,16 @@ async function playerEdge(page: Page): Promise<PlayerEdge | undefined> {
   });
 }
 
+/** Resolves once the multivariant playlist answers 200 (404 until the stream starts; held until playable). */
+async function playable(multivariantUrl: string): Promise<void> {
+  for (;;) {
+    const response = await fetch(multivariantUrl);
+    await response.text();
+    if (response.ok) return;
+    await sleep(100);
+  }
+}
+
 /** The first variant's EXT-X-PART-INF and EXT-X-SERVER-CONTROL lines, as the server writes them. */
 async function readServerControl(multivariantUrl: string): Promise<string> {
   const multivariant = await (await fetch(multivariantUrl)).text();
@@ -97,6 +113,10 @@ try {
     options: { videoCodecType: 'H264' },
   });
   if (!('connectionId' in published)) throw new Error(`publisher: ${JSON.stringify(published)}`);
+  if (joinAfterSeconds > 0) {
+    await playable(playlistUrl);
+    await sleep(joinAfterSeconds * 1000);
+  }
 
   const players: { name: string; page: Page }[] = [];
   for (const [name, lowLatency] of [
@@ -157,7 +177,8 @@ try {
   });
   const flags = serverFlags.length > 0 ? serverFlags.join(' ') : 'server defaults';
   console.log(
-    `glass to glass over ${seconds} s (after ${warmUpSeconds} s warm-up), 640x480@30 1 Mbps, ${flags}`,
+    `glass to glass over ${seconds} s (viewers joined ${joinAfterSeconds} s after the stream could be played, ` +
+      `then ${warmUpSeconds} s warm-up), 640x480@30 1 Mbps, ${flags}`,
   );
   console.log(`playlist: ${serverControl}`);
   console.log(
@@ -175,7 +196,15 @@ try {
     console.log(`LL-HLS p50 ${ll.p50Ms} ms: target ≤ 1500 ms ${ll.p50Ms <= 1500 ? 'met' : 'NOT met'}`);
   const path = writeResults(
     'glass-to-glass',
-    { seconds, warmUpSeconds, variant: '640x480@30 1 Mbps', serverFlags, serverControl, viewers: figures },
+    {
+      seconds,
+      warmUpSeconds,
+      joinAfterSeconds,
+      variant: '640x480@30 1 Mbps',
+      serverFlags,
+      serverControl,
+      viewers: figures,
+    },
     { programs: { chromium: ['--version'] } },
   );
   console.log(`written to ${path}`);
