@@ -164,7 +164,9 @@ function liveEdge(playlist: string): {
     }
   }
   if (newest === undefined || hint === undefined || partsPerSegment === 0 || partTargetSeconds === 0) {
-    throw new Error(`the playlist has no parts, hint, PART-TARGET or complete segment with parts:\n${playlist}`);
+    throw new Error(
+      `the playlist has no parts, hint, PART-TARGET or complete segment with parts:\n${playlist}`,
+    );
   }
   return { newest, hint, partsPerSegment, partTargetSeconds };
 }
