@@ -12,6 +12,7 @@ import { monotonicMs } from '../src/lib/clock.ts';
 import { HlsOutput, defaultMediaOptions } from '../src/media/hls-output.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
+import { writeResults } from './results.ts';
 import { cpuMsOf, loopedCapture, ownCpuMs } from './bench-util.ts';
 
 const seconds = Number(process.argv[2] ?? '60');
@@ -78,24 +79,20 @@ const cores = (ms: number): number => Number((ms / wallMs).toFixed(3));
 const node = end.self - start.self;
 const decoding = end.decoders - start.decoders;
 const encoding = end.encoder - start.encoder;
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'composite',
-      input: `${publisherCount} × testdata/rtp/h264-opus.jsonl looped to ${seconds} s, grid, one 640x480@30 1 Mbps variant`,
-      windowSeconds: Math.round(wallMs / 1000),
-      coresUsed: cores(node + decoding + encoding),
-      nodeProcessCores: cores(node),
-      decoderCores: cores(decoding),
-      encoderCores: cores(encoding),
-      tilesAtEnd: stats.mixer.tiles,
-      ticks: stats.mixer.ticks,
-      lateTicksSkipped: stats.mixer.lateTicksSkipped,
-      parts: stats.packagers[0]?.parts,
-      videoDroppedByDecoders: decoderStats.reduce((sum, s) => sum + s.videoDropped, 0),
-      decoderRestarts: decoderStats.reduce((sum, s) => sum + s.restarts, 0),
-    },
-    null,
-    2,
-  ),
-);
+const figures = {
+  benchmark: 'composite',
+  input: `${publisherCount} × testdata/rtp/h264-opus.jsonl looped to ${seconds} s, grid, one 640x480@30 1 Mbps variant`,
+  windowSeconds: Math.round(wallMs / 1000),
+  coresUsed: cores(node + decoding + encoding),
+  nodeProcessCores: cores(node),
+  decoderCores: cores(decoding),
+  encoderCores: cores(encoding),
+  tilesAtEnd: stats.mixer.tiles,
+  ticks: stats.mixer.ticks,
+  lateTicksSkipped: stats.mixer.lateTicksSkipped,
+  parts: stats.packagers[0]?.parts,
+  videoDroppedByDecoders: decoderStats.reduce((sum, s) => sum + s.videoDropped, 0),
+  decoderRestarts: decoderStats.reduce((sum, s) => sum + s.restarts, 0),
+};
+console.log(JSON.stringify(figures, null, 2));
+console.log(`written to ${writeResults('composite', figures)}`);

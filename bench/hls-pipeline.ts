@@ -26,6 +26,7 @@ import { segmentScheduleFor } from '../src/hls/segment-schedule.ts';
 import { Mixer } from '../src/media/mixer.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
+import { writeResults } from './results.ts';
 import { cpuMsOf, loopedCapture, percentile } from './bench-util.ts';
 
 const seconds = Number(process.argv[2] ?? '60');
@@ -209,34 +210,29 @@ await encoder.close();
 bare.kill('SIGKILL');
 await rm(dir, { recursive: true, force: true });
 
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'hls-pipeline',
-      input: `testdata/rtp/h264-opus.jsonl looped to ${seconds} s (Chromium H.264 640x480 + Opus), one 640x480@30 1 Mbps variant`,
-      firstKeyframeToFirstPartMs:
-        firstPartAt === undefined ? null : Math.round(firstPartAt - firstKeyframeAt),
-      frameToPartListedMs: {
-        p50: Math.round(percentile(partLatencies, 50)),
-        p95: Math.round(percentile(partLatencies, 95)),
-        parts: partLatencies.length,
-      },
-      cpu: {
-        windowSeconds: Math.round(wallMs / 1000),
-        nagareCoresUsed: Number((ourMs / wallMs).toFixed(3)),
-        nodeProcessCoresUsed: Number((selfMs / wallMs).toFixed(3)),
-        decoderCoresUsed: Number(((m1.decoder - m0.decoder) / wallMs).toFixed(3)),
-        encoderCoresUsed: Number(((m1.encoder - m0.encoder) / wallMs).toFixed(3)),
-        bareFfmpegCoresUsed: Number((bareMs / wallMs).toFixed(3)),
-        ratio: Number((ourMs / bareMs).toFixed(2)),
-      },
-      rssMb: { start: Math.round(rssStart / 1e6), end: Math.round(rssEnd / 1e6), perMinute: rssSamplesMb },
-      packager: packager.stats(),
-      decoder: decoder.stats(),
-      mixer: mixer.stats(),
-      encoder: encoder.stats(),
-    },
-    null,
-    2,
-  ),
-);
+const figures = {
+  benchmark: 'hls-pipeline',
+  input: `testdata/rtp/h264-opus.jsonl looped to ${seconds} s (Chromium H.264 640x480 + Opus), one 640x480@30 1 Mbps variant`,
+  firstKeyframeToFirstPartMs: firstPartAt === undefined ? null : Math.round(firstPartAt - firstKeyframeAt),
+  frameToPartListedMs: {
+    p50: Math.round(percentile(partLatencies, 50)),
+    p95: Math.round(percentile(partLatencies, 95)),
+    parts: partLatencies.length,
+  },
+  cpu: {
+    windowSeconds: Math.round(wallMs / 1000),
+    nagareCoresUsed: Number((ourMs / wallMs).toFixed(3)),
+    nodeProcessCoresUsed: Number((selfMs / wallMs).toFixed(3)),
+    decoderCoresUsed: Number(((m1.decoder - m0.decoder) / wallMs).toFixed(3)),
+    encoderCoresUsed: Number(((m1.encoder - m0.encoder) / wallMs).toFixed(3)),
+    bareFfmpegCoresUsed: Number((bareMs / wallMs).toFixed(3)),
+    ratio: Number((ourMs / bareMs).toFixed(2)),
+  },
+  rssMb: { start: Math.round(rssStart / 1e6), end: Math.round(rssEnd / 1e6), perMinute: rssSamplesMb },
+  packager: packager.stats(),
+  decoder: decoder.stats(),
+  mixer: mixer.stats(),
+  encoder: encoder.stats(),
+};
+console.log(JSON.stringify(figures, null, 2));
+console.log(`written to ${writeResults('hls-pipeline', figures)}`);
