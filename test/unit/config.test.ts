@@ -3,6 +3,7 @@
  * --help and bad-flag handling through the real process.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { defaultConfig, loadConfig, optionSpecs, type Config, type ConfigSources } from '../../src/config.ts';
@@ -238,6 +239,27 @@ describe('the CLI', () => {
       assert.match(stderr, /^nagare: /);
       assert.ok(stderr.includes(key), stderr);
       assert.equal(stdout, '');
+    });
+  }
+});
+
+describe("the README's configuration table", () => {
+  // Rows look like: | `--mix-delay MS` | `NAGARE_MIX_DELAY` | `200` | description |; a cell may hold an escaped \|
+  const rows = new Map(
+    readFileSync('README.md', 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('| `--'))
+      .map((line) => line.split(/(?<!\\)\|/).map((cell) => cell.trim()))
+      .map((cells) => [cells[1]?.split(' ')[0]?.replace('`', '') ?? '', cells] as const),
+  );
+
+  for (const spec of optionSpecs) {
+    test(`--${spec.flag}: its row names ${spec.env} and the default`, () => {
+      const cells = rows.get(`--${spec.flag}`);
+      assert.ok(cells !== undefined, `--${spec.flag} has no row`);
+      assert.equal(cells[2], `\`${spec.env}\``);
+      // Defaults written in parentheses ("(generated)") are prose, worded for the README in its own way.
+      if (!spec.defaultText.startsWith('(')) assert.equal(cells[3], `\`${spec.defaultText}\``);
     });
   }
 });

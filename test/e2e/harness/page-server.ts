@@ -55,6 +55,8 @@ export async function startPageServer(): Promise<PageServer> {
           'content-type': route.contentType,
           'content-length': body.length,
           'cache-control': 'no-store',
+          // bench/glass-to-glass.ts loads clock-reader.js (a module) into Nagare's own /watch page too.
+          'access-control-allow-origin': '*',
         });
         res.end(req.method === 'HEAD' ? undefined : body);
       },

@@ -21,6 +21,13 @@ const restartsBeforeRecreate = 3;
 /** Media errors within this window count together; the third makes the player anew. */
 const mediaErrorWindowMs = 10_000;
 const recreateDelayMs = 2000;
+/**
+ * hls.js picks its start PART-HOLD-BACK behind the edge of the first playlist, but plays only once it has loaded
+ * the parts from the keyframe before it: it begins that much further behind (0.3 to 0.9 s with 2 s segments and
+ * 0.2 s parts) and keeps the distance. When playback starts more than this beyond its target latency, the player
+ * moves forward to the target within what is already buffered.
+ */
+const startCatchUpSeconds = 0.2;
 
 type PlayerState =
   'loading' | 'waiting' | 'playing' | 'buffering' | 'paused' | 'ended' | 'retrying' | 'error';
@@ -132,6 +139,8 @@ class Player {
   /** Fatal network errors in a row, reset by media that arrives. */
   #networkFailures = 0;
   #mediaErrorTimes: number[] = [];
+  /** Whether playback has begun since hls.js was made: the catch-up is for the start only. */
+  #started = false;
 
   constructor(url: string) {
     this.url = url;
@@ -193,6 +202,10 @@ class Player {
   /** The video element says what it does; a load or recovery in progress is not overwritten by it. */
   onVideoEvent(type: string): void {
     if (type === 'playing') {
+      if (!this.#started) {
+        this.#started = true;
+        this.#catchUpAtStart();
+      }
       // Said once when playback begins or comes back, not after every short stall or pause.
       if (this.#state === 'loading' || this.#state === 'waiting' || this.#state === 'retrying') {
         announce('Playing.');
@@ -204,9 +217,24 @@ class Player {
     else if (type === 'error' && this.#native) this.#retryNative(`the video element failed`);
   }
 
+  /** Moves to hls.js's target latency if playback began well behind it and the target is already buffered. */
+  #catchUpAtStart(): void {
+    const hls = this.#hls;
+    if (hls === undefined || hls.targetLatency === null) return;
+    const target = hls.liveSyncPosition;
+    if (target === null || hls.latency - hls.targetLatency <= startCatchUpSeconds) return;
+    for (let i = 0; i < video.buffered.length; i++) {
+      if (video.buffered.start(i) <= target && target < video.buffered.end(i) && target > video.currentTime) {
+        video.currentTime = target;
+        return;
+      }
+    }
+  }
+
   #createHls(): void {
     const hls = new Hls({ lowLatencyMode: true, liveDurationInfinity: true });
     this.#hls = hls;
+    this.#started = false;
     hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
       this.#waitingAttempts = 0;
       showLevels(data.levels);
