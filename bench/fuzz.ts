@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeFuzzTargets, type FuzzOutcome } from '../test/helpers/fuzz-properties.ts';
+import { writeResults } from './results.ts';
 
 const casesPerParser = Number(process.argv[2] ?? 100_000);
 const seed = Number(process.argv[3] ?? Date.now() % 2 ** 31);
@@ -33,6 +34,7 @@ try {
     parsers: outcomes,
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  process.stderr.write(`written to ${writeResults('fuzz', summary)}\n`);
   process.exitCode = failures === 0 ? 0 : 1;
 } finally {
   await rm(dir, { recursive: true, force: true });
