@@ -6,6 +6,7 @@
  */
 import Hls, { type ErrorData, type Level } from 'hls.js';
 import { announce, byId, formatBitrate, h } from '../common.ts';
+import { startCatchUpPosition } from '../watch/start-position.ts';
 
 const app = byId('app');
 const hlsMimeType = 'application/vnd.apple.mpegurl';
@@ -21,13 +22,6 @@ const restartsBeforeRecreate = 3;
 /** Media errors within this window count together; the third makes the player anew. */
 const mediaErrorWindowMs = 10_000;
 const recreateDelayMs = 2000;
-/**
- * hls.js picks its start PART-HOLD-BACK behind the edge of the first playlist, but plays only once it has loaded
- * the parts from the keyframe before it: it begins that much further behind (0.3 to 0.9 s with 2 s segments and
- * 0.2 s parts) and keeps the distance. When playback starts more than this beyond its target latency, the player
- * moves forward to the target within what is already buffered.
- */
-const startCatchUpSeconds = 0.2;
 
 type PlayerState =
   'loading' | 'waiting' | 'playing' | 'buffering' | 'paused' | 'ended' | 'retrying' | 'error';
@@ -220,15 +214,15 @@ class Player {
   /** Moves to hls.js's target latency if playback began well behind it and the target is already buffered. */
   #catchUpAtStart(): void {
     const hls = this.#hls;
-    if (hls === undefined || hls.targetLatency === null) return;
-    const target = hls.liveSyncPosition;
-    if (target === null || hls.latency - hls.targetLatency <= startCatchUpSeconds) return;
-    for (let i = 0; i < video.buffered.length; i++) {
-      if (video.buffered.start(i) <= target && target < video.buffered.end(i) && target > video.currentTime) {
-        video.currentTime = target;
-        return;
-      }
-    }
+    if (hls === undefined || hls.targetLatency === null || hls.liveSyncPosition === null) return;
+    const position = startCatchUpPosition({
+      latency: hls.latency,
+      targetLatency: hls.targetLatency,
+      targetPosition: hls.liveSyncPosition,
+      currentTime: video.currentTime,
+      buffered: video.buffered,
+    });
+    if (position !== undefined) video.currentTime = position;
   }
 
   #createHls(): void {
