@@ -2,7 +2,7 @@
  * Glass to glass: how far behind the broadcaster each viewer is. A publisher page in headless Chromium draws
  * Date.now() (Gray-coded) as two rows of blocks on a canvas every 5 ms (test/e2e/harness/pages/clock-pattern.js, the
  * sora-client page's source 'clock') and publishes it with the unmodified sora-js-sdk to the real server (the CLI, in its own process, with
- * its defaults). Three viewer pages in the same browser read the time back from every frame they present
+ * its defaults). Four viewer pages in the same browser read the time back from every frame they present
  * (pages/clock-reader.js: requestVideoFrameCallback, then the blocks' pixels) and record Date.now() − drawn: hls.js in low-latency mode
  * on the LL-HLS playlist, hls.js in standard mode on the same playlist, Nagare's own /watch page (hls.js in
  * low-latency mode, moving to its target latency when it starts behind it) and a sora-js-sdk recvonly client (the
@@ -171,6 +171,7 @@ try {
     },
   ];
 
+  const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
   const figures = [];
   for (const viewer of viewers) {
     const page = await viewer.open();
@@ -185,7 +186,6 @@ try {
     const to = await readerState(page);
     await page.close();
     const window = to.latenciesMs.slice(from.latenciesMs.length);
-    const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
     const targets = edges.flatMap((e) => (e.targetS === undefined ? [] : [e.targetS]));
     figures.push({
       viewer: viewer.name,
