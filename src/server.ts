@@ -256,10 +256,12 @@ export class NagareServer {
 
   async #route(req: IncomingMessage, res: ServerResponse, api: ApiHandler, origin: HlsOrigin): Promise<void> {
     const requestId = this.#requestIds.next();
-    res.setHeader('X-Request-Id', requestId);
     try {
       const path = requestPath(req);
+      // HLS answers go without the request id: a header set ahead of writeHead() takes Node's slow path, and
+      // viewers' requests are the most frequent by far (their errors carry no request id either).
       if (await origin.handle(req, res, path, requestQuery(req))) return;
+      res.setHeader('X-Request-Id', requestId);
       // A browser asking for a page: anything but an API call (which names its action).
       const browsing = req.headers['x-sora-target'] === undefined;
       if (browsing && (await this.#web.handle(req.method, path, res))) return;

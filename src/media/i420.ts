@@ -219,12 +219,40 @@ export function drawPlaceholder(target: Picture, rect: Rect): void {
   const centreX = rect.x + rect.width / 2;
   const headY = rect.y + rect.height / 2 - unit;
   const shouldersY = rect.y + rect.height / 2 + 2.5 * unit;
+  const head = (column: number, row: number): boolean =>
+    (column - centreX) ** 2 + (row - headY) ** 2 <= unit * unit * 1.4;
+  const shoulders = (column: number, row: number): boolean =>
+    row <= shouldersY && (column - centreX) ** 2 + (row - shouldersY) ** 2 <= 5 * unit * unit;
+  // Row by row, each shape is one run of columns: filled at once rather than tested pixel by pixel (a tile of a
+  // publisher without a picture is redrawn at every tick).
   for (let row = rect.y; row < rect.y + rect.height; row++) {
-    for (let column = rect.x; column < rect.x + rect.width; column++) {
-      const dx = column - centreX;
-      const head = dx * dx + (row - headY) ** 2 <= unit * unit * 1.4;
-      const shoulders = row <= shouldersY && dx * dx + (row - shouldersY) ** 2 <= 5 * unit * unit;
-      if (head || shoulders) luma[row * target.width + column] = figure.y;
+    const rowStart = row * target.width;
+    for (const inside of [head, shoulders]) {
+      const [first, last] = runOf(inside, row, centreX, rect.x, rect.x + rect.width - 1);
+      if (first <= last) luma.fill(figure.y, rowStart + first, rowStart + last + 1);
     }
   }
+}
+
+/**
+ * The columns [first, last] within [min, max] where `inside(column, row)` holds, for a shape that is convex
+ * across a row and symmetric about `centre`: empty (first > last) when the row misses it.
+ */
+function runOf(
+  inside: (column: number, row: number) => boolean,
+  row: number,
+  centre: number,
+  min: number,
+  max: number,
+): [number, number] {
+  const middle = Math.min(max, Math.max(min, Math.round(centre)));
+  if (!inside(middle, row)) return [1, 0];
+  let first = middle;
+  let last = middle;
+  // Binary search each edge: the predicate holds on one contiguous run around the centre.
+  for (let step = 1 << 16; step >= 1; step >>= 1) {
+    if (first - step >= min && inside(first - step, row)) first -= step;
+    if (last + step <= max && inside(last + step, row)) last += step;
+  }
+  return [first, last];
 }

@@ -12,7 +12,7 @@ import type { VariantPackager } from '../hls/variant-packager.ts';
 import { parseBlockingQuery, parseHlsPath, type HlsResource } from './hls-request.ts';
 import { renderMediaFor, renderMultivariantFor, renderTsMediaFor } from './playlists.ts';
 import { TsSegments } from './ts-segments.ts';
-import { waitFor } from './wait-for.ts';
+import { ClientGone, waitFor } from './wait-for.ts';
 
 export interface HlsOriginDeps {
   /** The playlist with this id, if it is live (or ended a short while ago). */
@@ -130,24 +130,19 @@ export class HlsOrigin {
       notFound(res);
       return true;
     }
-    const abort = new AbortController();
-    res.once('close', () => {
-      // Only a client gone before its answer cancels the wait (aborting costs a DOMException each time).
-      if (!res.writableFinished) abort.abort();
-    });
-    res.once('finish', () => {
-      this.#counters.requests[resource.type] += 1;
-      if (res.statusCode !== 200 || req.method !== 'GET') return;
-      this.#counters.bytes += Number(res.getHeader('Content-Length') ?? 0);
-      const viewer = `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''}`;
-      stream.audience.served(Number(res.getHeader('Content-Length') ?? 0), viewer);
-    });
     this.#waiting += 1;
     try {
-      await this.#serve(resource, stream, search, res, abort.signal);
+      await this.#serve(resource, stream, search, res, new ClientGone(res));
     } finally {
       this.#waiting -= 1;
     }
+    // A client gone before its answer got none: only answers count.
+    if (!res.writableEnded) return true;
+    this.#counters.requests[resource.type] += 1;
+    if (res.statusCode !== 200 || req.method !== 'GET') return true;
+    const bytes = Number(res.getHeader('Content-Length') ?? 0);
+    this.#counters.bytes += bytes;
+    stream.audience.served(bytes, `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''}`);
     return true;
   }
 
@@ -156,10 +151,10 @@ export class HlsOrigin {
     stream: HlsStream,
     search: URLSearchParams,
     res: ServerResponse,
-    signal: AbortSignal,
+    gone: ClientGone,
   ): Promise<void> {
     if (resource.type === 'multivariant') {
-      await this.#multivariant(stream, resource.ts ? 'ts' : 'fmp4', res, signal);
+      await this.#multivariant(stream, resource.ts ? 'ts' : 'fmp4', res, gone);
       return;
     }
     const packager = resource.run === stream.runId ? stream.packagers[resource.variant] : undefined;
@@ -169,7 +164,7 @@ export class HlsOrigin {
     }
     switch (resource.type) {
       case 'media':
-        await this.#media(stream, resource.variant, packager, search, res, signal);
+        await this.#media(stream, resource.variant, packager, search, res, gone);
         return;
       case 'init': {
         const bytes = packager.init(resource.initId);
@@ -178,16 +173,16 @@ export class HlsOrigin {
         return;
       }
       case 'segment':
-        await this.#segment(packager, resource.msn, 'fmp4', res, signal);
+        await this.#segment(packager, resource.msn, 'fmp4', res, gone);
         return;
       case 'part':
-        await this.#part(packager, resource.msn, resource.part, res, signal);
+        await this.#part(packager, resource.msn, resource.part, res, gone);
         return;
       case 'ts-media':
-        await this.#tsMedia(stream, resource.variant, packager, res, signal);
+        await this.#tsMedia(stream, resource.variant, packager, res, gone);
         return;
       case 'ts-segment':
-        await this.#segment(packager, resource.msn, 'ts', res, signal);
+        await this.#segment(packager, resource.msn, 'ts', res, gone);
         return;
     }
   }
@@ -200,10 +195,10 @@ export class HlsOrigin {
     stream: HlsStream,
     format: 'fmp4' | 'ts',
     res: ServerResponse,
-    signal: AbortSignal,
+    gone: ClientGone,
   ): Promise<void> {
     for (const packager of stream.packagers) {
-      const result = await waitFor(packager, () => packager.playable, 10_000, signal);
+      const result = await waitFor(packager, () => packager.playable, 10_000, gone);
       if (result === 'aborted') return;
       if (result === 'timeout') {
         unavailable(res, 'stream starting, retry');
@@ -226,7 +221,7 @@ export class HlsOrigin {
     packager: VariantPackager,
     search: URLSearchParams,
     res: ServerResponse,
-    signal: AbortSignal,
+    gone: ClientGone,
   ): Promise<void> {
     const query = parseBlockingQuery(search);
     if (typeof query === 'string') {
@@ -242,14 +237,14 @@ export class HlsOrigin {
         return;
       }
       const { msn, part } = query;
-      const result = await waitFor(packager, () => hasReached(packager, msn, part), timeoutMs, signal);
+      const result = await waitFor(packager, () => hasReached(packager, msn, part), timeoutMs, gone);
       if (result === 'aborted') return;
       if (result === 'timeout') {
         unavailable(res, 'blocking request timed out');
         return;
       }
     } else if (!packager.playable) {
-      const result = await waitFor(packager, () => packager.playable, timeoutMs, signal);
+      const result = await waitFor(packager, () => packager.playable, timeoutMs, gone);
       if (result !== 'ready') {
         if (result === 'timeout') unavailable(res, 'stream starting, retry');
         return;
@@ -293,7 +288,7 @@ export class HlsOrigin {
     msn: number,
     format: 'fmp4' | 'ts',
     res: ServerResponse,
-    signal: AbortSignal,
+    gone: ClientGone,
   ): Promise<void> {
     const open = packager.segments.at(-1);
     if (open !== undefined && open.msn === msn && !open.complete) {
@@ -301,7 +296,7 @@ export class HlsOrigin {
         packager,
         () => packager.segment(msn)?.complete === true,
         3 * packager.targetDurationSeconds * 1000,
-        signal,
+        gone,
       );
       if (result === 'aborted') return;
     }
@@ -327,10 +322,10 @@ export class HlsOrigin {
     index: number,
     packager: VariantPackager,
     res: ServerResponse,
-    signal: AbortSignal,
+    gone: ClientGone,
   ): Promise<void> {
     const hasSegment = (): boolean => packager.segments.some((segment) => segment.complete);
-    const result = await waitFor(packager, hasSegment, 3 * packager.targetDurationSeconds * 1000, signal);
+    const result = await waitFor(packager, hasSegment, 3 * packager.targetDurationSeconds * 1000, gone);
     if (result === 'aborted') return;
     if (!hasSegment()) {
       if (packager.ended) notFound(res);
@@ -346,7 +341,7 @@ export class HlsOrigin {
     msn: number,
     part: number,
     res: ServerResponse,
-    signal: AbortSignal,
+    gone: ClientGone,
   ): Promise<void> {
     const next = packager.nextPart;
     const last = packager.lastPart;
@@ -361,7 +356,7 @@ export class HlsOrigin {
         packager,
         () => findPart(packager, msn, part) !== undefined || (packager.lastPart?.[0] ?? -1) > msn,
         3 * packager.targetDurationSeconds * 1000,
-        signal,
+        gone,
       );
       if (result === 'aborted') return;
     }

@@ -281,6 +281,39 @@ describe('drawPlaceholder', () => {
     });
   }
 
+  test('the figure is exactly the head-and-shoulders shape, pixel by pixel, at tile sizes of the layouts', () => {
+    // The shape as defined: a disc for the head, a larger disc cut at its centre row for the shoulders.
+    const reference = (rect: Rect, column: number, row: number): boolean => {
+      const unit = Math.min(rect.width, rect.height) / 8;
+      const dx = column - (rect.x + rect.width / 2);
+      const headY = rect.y + rect.height / 2 - unit;
+      const shouldersY = rect.y + rect.height / 2 + 2.5 * unit;
+      return (
+        dx * dx + (row - headY) ** 2 <= unit * unit * 1.4 ||
+        (row <= shouldersY && dx * dx + (row - shouldersY) ** 2 <= 5 * unit * unit)
+      );
+    };
+    const tiles: Rect[] = [
+      { x: 0, y: 0, width: 640, height: 480 },
+      { x: 320, y: 0, width: 320, height: 240 },
+      { x: 426, y: 320, width: 214, height: 160 },
+      { x: 0, y: 120, width: 320, height: 240 },
+      { x: 500, y: 380, width: 138, height: 78 },
+      { x: 0, y: 0, width: 2, height: 2 },
+    ];
+    for (const rect of tiles) {
+      const target = solidPicture(640, 480, black);
+      drawPlaceholder(target, rect);
+      const { figure, background } = placeholderColours;
+      for (let row = rect.y; row < rect.y + rect.height; row++) {
+        for (let column = rect.x; column < rect.x + rect.width; column++) {
+          const expected = reference(rect, column, row) ? figure.y : background.y;
+          assert.equal(target.data[row * 640 + column], expected, `${JSON.stringify(rect)} at (${column}, ${row})`);
+        }
+      }
+    }
+  });
+
   test('the figure is lighter than the background, and the two differ from black', () => {
     const { background, figure } = placeholderColours;
     assert.ok(figure.y > background.y);
