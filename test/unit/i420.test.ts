@@ -308,7 +308,11 @@ describe('drawPlaceholder', () => {
       for (let row = rect.y; row < rect.y + rect.height; row++) {
         for (let column = rect.x; column < rect.x + rect.width; column++) {
           const expected = reference(rect, column, row) ? figure.y : background.y;
-          assert.equal(target.data[row * 640 + column], expected, `${JSON.stringify(rect)} at (${column}, ${row})`);
+          assert.equal(
+            target.data[row * 640 + column],
+            expected,
+            `${JSON.stringify(rect)} at (${column}, ${row})`,
+          );
         }
       }
     }
