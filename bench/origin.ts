@@ -28,7 +28,11 @@
  * Needs ffmpeg, and nginx (installed with apt-get when missing); `waiting` + 200 open files per process: raise
  * with `ulimit -n 65536` in the same shell when `ulimit -n` is lower.
  *
- *   node bench/origin.ts [connections=100] [seconds=10] [waiting=10000]
+ * The machine's speed varies from minute to minute (other tenants), so the loads run in `rounds` rounds, each
+ * loading every resource from Nagare then nginx; a resource's figures are those of its round with the median
+ * ratio, and every round's ratio is kept with them.
+ *
+ *   node bench/origin.ts [connections=100] [seconds=10] [waiting=10000] [rounds=3]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -56,6 +60,7 @@ import { writeResults } from './results.ts';
 const connections = Number(process.argv[2] ?? '100');
 const seconds = Number(process.argv[3] ?? '10');
 const waiting = Number(process.argv[4] ?? '10000');
+const rounds = Number(process.argv[5] ?? '3');
 
 /**
  * A segment stays in Nagare's window of 8 complete segments for 16 s after it is made, and is up to 2 s old when
@@ -82,6 +87,7 @@ if (!(seconds >= 1 && seconds <= maxSeconds)) {
   );
 }
 if (!Number.isInteger(waiting) || waiting < 1) throw new Error('waiting must be a positive integer');
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error('rounds must be a positive integer');
 if (openFilesLimit() < waiting + spareFiles) {
   throw new Error(
     `ulimit -n is ${openFilesLimit()}; ${waiting} held requests need ${waiting + spareFiles}: ` +
@@ -95,7 +101,8 @@ async function fetchBytes(url: string): Promise<Buffer> {
   return Buffer.from(await response.arrayBuffer());
 }
 
-type Resource = 'segment' | 'part' | 'playlist';
+const resources = ['segment', 'part', 'playlist'] as const;
+type Resource = (typeof resources)[number];
 
 /** The media playlist, its newest complete segment and newest part, fetched from Nagare together. */
 async function snapshot(
@@ -133,6 +140,14 @@ interface Comparison {
   met: boolean;
   /** Nagare's requests per CPU-second above idle over nginx's. */
   efficiencyRatio: number | null;
+}
+
+/** The round with the median ratio (the lower middle one of an even count), with every round's ratio. */
+function medianRound(runs: readonly Comparison[]): Comparison & { roundRatios: number[] } {
+  const sorted = [...runs].sort((a, b) => a.ratio - b.ratio);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (median === undefined) throw new Error('no rounds');
+  return { ...median, roundRatios: runs.map((run) => run.ratio) };
 }
 
 /** Both servers as a run needs them: where to load, and the processes whose CPU is counted. */
@@ -203,12 +218,13 @@ interface ChannelFigures {
 }
 
 function print(
-  comparisons: Record<Resource, Comparison>,
+  comparisons: Record<Resource, Comparison & { roundRatios: number[] }>,
   blocking: BlockingFigures,
   channel: ChannelFigures,
 ): void {
   console.log(
-    `\nOrigin under load: ${connections} connections, ${seconds} s each, autocannon in its own process`,
+    `\nOrigin under load: ${connections} connections, ${seconds} s each, autocannon in its own process; ` +
+      `the median of ${rounds} rounds`,
   );
   for (const [resource, c] of Object.entries(comparisons)) {
     console.log(`${resource} ${c.path} (${c.bytes} B)`);
@@ -216,7 +232,7 @@ function print(
     console.log(describeLoad('nginx', c.nginx));
     console.log(
       `  Nagare / nginx = ${c.ratio} (target ≥ ${target}: ${c.met ? 'met' : 'NOT met'}); ` +
-        `per CPU-second ${c.efficiencyRatio ?? 'n/a'}`,
+        `per CPU-second ${c.efficiencyRatio ?? 'n/a'}; every round: ${c.roundRatios.join(', ')}`,
     );
   }
   const b = blocking;
@@ -279,10 +295,14 @@ try {
   const blocking = await holdBlockingRequests(probe, playlistPath, waiting);
 
   await sleep(settleMs);
+  const runs: Record<Resource, Comparison[]> = { segment: [], part: [], playlist: [] };
+  for (let round = 0; round < rounds; round += 1) {
+    for (const resource of resources) runs[resource].push(await compare(servers, resource));
+  }
   const comparisons = {
-    segment: await compare(servers, 'segment'),
-    part: await compare(servers, 'part'),
-    playlist: await compare(servers, 'playlist'),
+    segment: medianRound(runs.segment),
+    part: medianRound(runs.part),
+    playlist: medianRound(runs.playlist),
   };
   const ingest = await scrapeMetrics(server.url);
   const channel: ChannelFigures = {
@@ -297,6 +317,7 @@ try {
       'one 640x480@30 1 Mbps variant, 2 s segments, 0.2 s parts',
     connections,
     seconds,
+    rounds,
     nginx: { version: nginxVersion(), workerProcesses: 'auto' },
     load: comparisons,
     blocking,
