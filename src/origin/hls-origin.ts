@@ -26,6 +26,13 @@ const mediaType = 'video/mp4';
 const tsType = 'video/mp2t';
 const immutable = 'public, max-age=31536000, immutable';
 
+/**
+ * The length of the body a response was answered with, for the counters. Kept on the response because headers
+ * given to writeHead() alone (Node's fast path) cannot be read back with getHeader().
+ */
+const bodyLength = Symbol('bodyLength');
+type Answered = ServerResponse & { [bodyLength]?: number };
+
 function send(
   res: ServerResponse,
   status: number,
@@ -33,9 +40,11 @@ function send(
   body: string | Uint8Array,
   cache: string,
 ): void {
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  (res as Answered)[bodyLength] = length;
   res.writeHead(status, {
     'Content-Type': type,
-    'Content-Length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+    'Content-Length': length,
     'Cache-Control': cache,
     'Access-Control-Allow-Origin': '*',
   });
@@ -140,7 +149,7 @@ export class HlsOrigin {
     if (!res.writableEnded) return true;
     this.#counters.requests[resource.type] += 1;
     if (res.statusCode !== 200 || req.method !== 'GET') return true;
-    const bytes = Number(res.getHeader('Content-Length') ?? 0);
+    const bytes = (res as Answered)[bodyLength] ?? 0;
     this.#counters.bytes += bytes;
     stream.audience.served(bytes, `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''}`);
     return true;

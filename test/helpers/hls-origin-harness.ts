@@ -97,6 +97,8 @@ export interface Origin {
   readonly media: string;
   readonly packager: VariantPackager;
   readonly origin: HlsOrigin;
+  /** Who the stream's answers went to, as the origin counts them. */
+  readonly audience: Audience;
   /** Fragments of the stream added so far. */
   readonly added: number;
   /** Adds the next `count` fragments of the stream to the packager. */
@@ -162,6 +164,7 @@ export async function startOrigin(
     media: `/hls/${playlistId}/${runId}/v0/`,
     packager,
     origin,
+    audience: hlsStream.audience,
     get added() {
       return added;
     },

@@ -319,3 +319,41 @@ describe('delta update', () => {
     assert.equal(parseMedia(answer.text).skip, 0);
   });
 });
+
+describe('counters', () => {
+  test('answers are counted by resource, bytes of GET 200 bodies summed, a client gone before its answer not counted', async () => {
+    const origin = await serve();
+    origin.add(5); // segment 0 complete (4 parts), segment 1 open with one part
+    const before = origin.origin.counters();
+    const media = await request(origin.port, `${origin.media}index.m3u8`);
+    const part = await request(origin.port, `${origin.media}1.0.m4s`);
+    const segment = await request(origin.port, `${origin.media}0.m4s`);
+    const head = await request(origin.port, `${origin.media}0.m4s`, { method: 'HEAD' });
+    const missing = await request(origin.port, `${origin.media}99.m4s`);
+    assert.deepEqual(
+      [media.status, part.status, segment.status, head.status, missing.status],
+      [200, 200, 200, 200, 404],
+    );
+    const abort = new AbortController();
+    const waiting = await startWaiting(origin, `${origin.media}index.m3u8?_HLS_msn=2`, {
+      signal: abort.signal,
+    });
+    abort.abort();
+    await assert.rejects(waiting.answer, { name: 'AbortError' });
+    await until(() => origin.origin.waitingRequests === 0, 'the waiting request to be released');
+
+    const after = origin.origin.counters();
+    assert.equal(
+      after.requests.media - before.requests.media,
+      1,
+      'the abandoned blocking request is not counted',
+    );
+    assert.equal(after.requests.part - before.requests.part, 1);
+    assert.equal(after.requests.segment - before.requests.segment, 3, 'GET, HEAD and the 404');
+    const served = media.body.length + part.body.length + segment.body.length;
+    assert.ok(served > 1000, `${served} B`);
+    assert.equal(after.bytes - before.bytes, served, 'only the bodies of GET 200 answers');
+    assert.equal(origin.audience.bytes, served);
+    assert.equal(origin.audience.viewers(), 1, 'one address and user agent');
+  });
+});
