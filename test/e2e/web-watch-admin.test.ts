@@ -153,7 +153,8 @@ describe('the watch and admin pages', { skip, timeout: 120_000 }, () => {
     await until(
       'back near the live edge after Go live',
       async () => Number.parseFloat(await text(page, '#latency')),
-      (shown) => shown < behind - 2,
+      // Most of the 3 s the pause lost is made up at once (where hls.js lands depends on the part it reads then).
+      (shown) => shown <= behind - 1.5,
     );
     assert.equal(await page.evaluate<boolean>(`document.getElementById('video').paused`), false);
     assert.equal(await text(page, '#unmute'), 'Unmute', 'starts muted');
