@@ -225,9 +225,10 @@ export function drawPlaceholder(target: Picture, rect: Rect): void {
     row <= shouldersY && (column - centreX) ** 2 + (row - shouldersY) ** 2 <= 5 * unit * unit;
   // Row by row, each shape is one run of columns: filled at once rather than tested pixel by pixel (a tile of a
   // publisher without a picture is redrawn at every tick).
+  const shapes = [head, shoulders];
   for (let row = rect.y; row < rect.y + rect.height; row++) {
     const rowStart = row * target.width;
-    for (const inside of [head, shoulders]) {
+    for (const inside of shapes) {
       const [first, last] = runOf(inside, row, centreX, rect.x, rect.x + rect.width - 1);
       if (first <= last) luma.fill(figure.y, rowStart + first, rowStart + last + 1);
     }

@@ -12,7 +12,7 @@ import type { VariantPackager } from '../hls/variant-packager.ts';
 import { parseBlockingQuery, parseHlsPath, type HlsResource } from './hls-request.ts';
 import { renderMediaFor, renderMultivariantFor, renderTsMediaFor } from './playlists.ts';
 import { TsSegments } from './ts-segments.ts';
-import { ClientGone, waitFor } from './wait-for.ts';
+import { waitFor } from './wait-for.ts';
 
 export interface HlsOriginDeps {
   /** The playlist with this id, if it is live (or ended a short while ago). */
@@ -141,7 +141,7 @@ export class HlsOrigin {
     }
     this.#waiting += 1;
     try {
-      await this.#serve(resource, stream, search, res, new ClientGone(res));
+      await this.#serve(resource, stream, search, res);
     } finally {
       this.#waiting -= 1;
     }
@@ -160,10 +160,9 @@ export class HlsOrigin {
     stream: HlsStream,
     search: URLSearchParams,
     res: ServerResponse,
-    gone: ClientGone,
   ): Promise<void> {
     if (resource.type === 'multivariant') {
-      await this.#multivariant(stream, resource.ts ? 'ts' : 'fmp4', res, gone);
+      await this.#multivariant(stream, resource.ts ? 'ts' : 'fmp4', res);
       return;
     }
     const packager = resource.run === stream.runId ? stream.packagers[resource.variant] : undefined;
@@ -173,7 +172,7 @@ export class HlsOrigin {
     }
     switch (resource.type) {
       case 'media':
-        await this.#media(stream, resource.variant, packager, search, res, gone);
+        await this.#media(stream, resource.variant, packager, search, res);
         return;
       case 'init': {
         const bytes = packager.init(resource.initId);
@@ -182,16 +181,16 @@ export class HlsOrigin {
         return;
       }
       case 'segment':
-        await this.#segment(packager, resource.msn, 'fmp4', res, gone);
+        await this.#segment(packager, resource.msn, 'fmp4', res);
         return;
       case 'part':
-        await this.#part(packager, resource.msn, resource.part, res, gone);
+        await this.#part(packager, resource.msn, resource.part, res);
         return;
       case 'ts-media':
-        await this.#tsMedia(stream, resource.variant, packager, res, gone);
+        await this.#tsMedia(stream, resource.variant, packager, res);
         return;
       case 'ts-segment':
-        await this.#segment(packager, resource.msn, 'ts', res, gone);
+        await this.#segment(packager, resource.msn, 'ts', res);
         return;
     }
   }
@@ -200,14 +199,9 @@ export class HlsOrigin {
    * Waits (a few seconds) for every variant's first complete segment: the CODECS are known then, and a player
    * can start on what the media playlists list.
    */
-  async #multivariant(
-    stream: HlsStream,
-    format: 'fmp4' | 'ts',
-    res: ServerResponse,
-    gone: ClientGone,
-  ): Promise<void> {
+  async #multivariant(stream: HlsStream, format: 'fmp4' | 'ts', res: ServerResponse): Promise<void> {
     for (const packager of stream.packagers) {
-      const result = await waitFor(packager, () => packager.playable, 10_000, gone);
+      const result = await waitFor(packager, () => packager.playable, 10_000, res);
       if (result === 'aborted') return;
       if (result === 'timeout') {
         unavailable(res, 'stream starting, retry');
@@ -230,7 +224,6 @@ export class HlsOrigin {
     packager: VariantPackager,
     search: URLSearchParams,
     res: ServerResponse,
-    gone: ClientGone,
   ): Promise<void> {
     const query = parseBlockingQuery(search);
     if (typeof query === 'string') {
@@ -246,14 +239,14 @@ export class HlsOrigin {
         return;
       }
       const { msn, part } = query;
-      const result = await waitFor(packager, () => hasReached(packager, msn, part), timeoutMs, gone);
+      const result = await waitFor(packager, () => hasReached(packager, msn, part), timeoutMs, res);
       if (result === 'aborted') return;
       if (result === 'timeout') {
         unavailable(res, 'blocking request timed out');
         return;
       }
     } else if (!packager.playable) {
-      const result = await waitFor(packager, () => packager.playable, timeoutMs, gone);
+      const result = await waitFor(packager, () => packager.playable, timeoutMs, res);
       if (result !== 'ready') {
         if (result === 'timeout') unavailable(res, 'stream starting, retry');
         return;
@@ -297,7 +290,6 @@ export class HlsOrigin {
     msn: number,
     format: 'fmp4' | 'ts',
     res: ServerResponse,
-    gone: ClientGone,
   ): Promise<void> {
     const open = packager.segments.at(-1);
     if (open !== undefined && open.msn === msn && !open.complete) {
@@ -305,7 +297,7 @@ export class HlsOrigin {
         packager,
         () => packager.segment(msn)?.complete === true,
         3 * packager.targetDurationSeconds * 1000,
-        gone,
+        res,
       );
       if (result === 'aborted') return;
     }
@@ -331,10 +323,9 @@ export class HlsOrigin {
     index: number,
     packager: VariantPackager,
     res: ServerResponse,
-    gone: ClientGone,
   ): Promise<void> {
     const hasSegment = (): boolean => packager.segments.some((segment) => segment.complete);
-    const result = await waitFor(packager, hasSegment, 3 * packager.targetDurationSeconds * 1000, gone);
+    const result = await waitFor(packager, hasSegment, 3 * packager.targetDurationSeconds * 1000, res);
     if (result === 'aborted') return;
     if (!hasSegment()) {
       if (packager.ended) notFound(res);
@@ -345,13 +336,7 @@ export class HlsOrigin {
     send(res, 200, playlistType, playlist, 'public, max-age=1');
   }
 
-  async #part(
-    packager: VariantPackager,
-    msn: number,
-    part: number,
-    res: ServerResponse,
-    gone: ClientGone,
-  ): Promise<void> {
+  async #part(packager: VariantPackager, msn: number, part: number, res: ServerResponse): Promise<void> {
     const next = packager.nextPart;
     const last = packager.lastPart;
     // The hinted part, or the one that would follow in the same segment: wait for it (or for the stream to move
@@ -365,7 +350,7 @@ export class HlsOrigin {
         packager,
         () => findPart(packager, msn, part) !== undefined || (packager.lastPart?.[0] ?? -1) > msn,
         3 * packager.targetDurationSeconds * 1000,
-        gone,
+        res,
       );
       if (result === 'aborted') return;
     }
