@@ -44,12 +44,15 @@ export function decoderArgs(input: DecoderArgsInput): string[] {
   if (input.hasVideo) {
     const { width, height, fps } = input;
     const filters = [
-      // No start_time: with -copyts it made the filter's cost grow with the stream's age (0.76 cores after 30 min).
-      // Rounding down puts output frame i at floor(first × fps)/fps + i/fps, which is `startSeconds`.
-      `fps=fps=${fps}:round=down`,
       `scale=${width}:${height}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear`,
       `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black`,
       'format=yuv420p',
+      // Last, so a picture repeated to fill the rate (a 15 fps publisher on a 30 fps canvas, a gap while video is
+      // dropped) is scaled once, not once per copy; the output is byte for byte the same (measured: 15 fps to
+      // 1280x720@30, 20 % less CPU).
+      // No start_time: with -copyts it made the filter's cost grow with the stream's age (0.76 cores after 30 min).
+      // Rounding down puts output frame i at floor(first × fps)/fps + i/fps, which is `startSeconds`.
+      `fps=fps=${fps}:round=down`,
     ];
     args.push('-map', '0:v:0', '-vf', filters.join(','), '-f', 'rawvideo', 'pipe:1');
   }

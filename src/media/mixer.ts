@@ -37,7 +37,10 @@ export interface MixerOptions {
   epochMs: number;
   /** How long after its channel time a tick is produced: room for decoding behind the playout delay. */
   latencyMs: number;
-  /** A source whose newest picture is older than this is shown as absent. */
+  /**
+   * A source that has sent no picture for this long (mixer time) is shown as absent. Arrival counts, not the
+   * picture's own time: a decoder steadily behind shows its late pictures, not a placeholder.
+   */
   staleMs: number;
   output(tick: MixedTick): void;
   now?: () => number;
@@ -91,11 +94,19 @@ class MixerSource implements DecoderSink {
   maxAudioDelaySamples = 0;
   /** Lateness (samples) of recent chunks, newest last. */
   readonly #recentLateness: number[] = [];
+  /** Channel time being mixed when the newest picture arrived, ms. */
+  #pictureArrivedMs = Number.NEGATIVE_INFINITY;
   readonly #readPosition: () => number;
+  readonly #channelMs: () => number;
   #queuedEndSample = Number.NEGATIVE_INFINITY;
 
-  constructor(info: SourceInfo, joinedAt: number, readPosition: () => number) {
+  /**
+   * `readPosition`: the next sample the mixer reads (channel samples); `channelMs`: the channel time the mixer is
+   * producing now.
+   */
+  constructor(info: SourceInfo, joinedAt: number, readPosition: () => number, channelMs: () => number) {
     this.#readPosition = readPosition;
+    this.#channelMs = channelMs;
     this.connectionId = info.connectionId;
     this.clientId = info.clientId;
     this.joinedAt = joinedAt;
@@ -104,6 +115,7 @@ class MixerSource implements DecoderSink {
   video(frame: DecodedVideo): void {
     // A picture whose tick has passed: the decoder is behind the mixer's delay (shown late, counted).
     if ((frame.timeMs / 1000) * sampleRate < this.#readPosition()) this.latePictures += 1;
+    this.#pictureArrivedMs = this.#channelMs();
     this.pictures.push(frame);
     if (this.pictures.length > maxQueuedPictures) {
       this.pictures.shift();
@@ -143,12 +155,16 @@ class MixerSource implements DecoderSink {
     }
   }
 
-  /** The latest picture due at `timeMs`, or undefined if none is fresh enough. */
+  /**
+   * The latest picture due at `timeMs`, or undefined if there is none or the source has sent nothing for
+   * `staleMs`. A picture is fresh by its own time or by when it arrived, whichever is later.
+   */
   pictureAt(timeMs: number, staleMs: number): DecodedVideo | undefined {
     while (this.pictures.length > 0 && (this.pictures[0]?.timeMs ?? Infinity) <= timeMs + 0.5) {
       this.current = this.pictures.shift();
     }
-    if (this.current === undefined || timeMs - this.current.timeMs > staleMs) return undefined;
+    if (this.current === undefined) return undefined;
+    if (timeMs - Math.max(this.current.timeMs, this.#pictureArrivedMs) > staleMs) return undefined;
     return this.current;
   }
 
@@ -206,10 +222,14 @@ export class Mixer {
 
   /** A decoded publisher joins the picture; returns the sink its decoder writes to. */
   addSource(info: SourceInfo): DecoderSink {
-    const source = new MixerSource(info, this.#now(), () =>
-      this.#next === undefined
-        ? Number.NEGATIVE_INFINITY
-        : Math.round((this.#next * sampleRate) / this.#options.canvas.fps),
+    const source = new MixerSource(
+      info,
+      this.#now(),
+      () =>
+        this.#next === undefined
+          ? Number.NEGATIVE_INFINITY
+          : Math.round((this.#next * sampleRate) / this.#options.canvas.fps),
+      () => this.#channelMs(),
     );
     this.#sources.set(info.connectionId, source);
     return source;
@@ -264,8 +284,13 @@ export class Mixer {
     clearTimeout(this.#timer);
   }
 
+  /** The channel time being produced now: the clock behind by the mixer's delay. */
+  #channelMs(): number {
+    return this.#now() - this.#options.epochMs - this.#options.latencyMs;
+  }
+
   #firstTick(): number {
-    const channelMs = this.#now() - this.#options.epochMs - this.#options.latencyMs;
+    const channelMs = this.#channelMs();
     return Math.max(0, Math.ceil((channelMs / 1000) * this.#options.canvas.fps));
   }
 
@@ -286,7 +311,7 @@ export class Mixer {
 
   #run(): void {
     if (this.#closed || this.#next === undefined) return;
-    const channelMs = this.#now() - this.#options.epochMs - this.#options.latencyMs;
+    const channelMs = this.#channelMs();
     // Far behind (the process stalled): skip ahead rather than burst; the encoder fills the gap.
     const behind = Math.floor((channelMs / 1000) * this.#options.canvas.fps) - this.#next;
     if (behind > this.#options.canvas.fps) {

@@ -3,14 +3,16 @@
  * the publisher's encoded frames and their times, giving constant-rate I420 frames at the canvas size and
  * continuous 48 kHz PCM. Starts on the first video keyframe, or on audio when the publisher has no video track a
  * moment after its first sound (and starts again with video when a video track comes later); a decoder that dies
- * is restarted (from the next keyframe, which is asked for); a slow decoder makes its input drop video until the
- * next keyframe, counted.
+ * is restarted (from the next keyframe, which is asked for). A decoder that falls behind (starved of CPU on a
+ * loaded machine: a picture ready to come out for more than `maxLagMs`) has its input video dropped until the
+ * next keyframe, counted, so it catches up and stays near live instead of running ever later.
  */
 import { mediaCounters } from './media-counters.ts';
 import type { Logger } from 'pino';
 import { matroskaFrame, matroskaHeader, type MatroskaTrack } from '../container/matroska-writer.ts';
 import type { EncodedFrame } from '../rtp/encoded-frame.ts';
 import { monotonicMs } from '../lib/clock.ts';
+import { DecoderLag } from './decoder-lag.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { RestartBackoff } from './restart-backoff.ts';
 import { audioChannels, decoderArgs, sampleRate, type Canvas } from './media-args.ts';
@@ -50,6 +52,11 @@ export interface PublisherDecoderOptions {
   log: Logger;
   /** Input bytes queued in the pipe beyond which video is dropped until the next keyframe. */
   maxQueuedBytes?: number;
+  /**
+   * How long a picture may wait inside the decoder before video is dropped until the next keyframe, ms. 1000 by
+   * default: the mixer delays a late source's sound by up to 1 s.
+   */
+  maxLagMs?: number;
   /** How long sound waits for a video track before the publisher is decoded as audio only, ms. */
   audioOnlyAfterMs?: number;
 }
@@ -83,6 +90,7 @@ export class PublisherDecoder {
   #dropping = false;
   #lastVideoMs = Number.NEGATIVE_INFINITY;
   #lastAudioMs = Number.NEGATIVE_INFINITY;
+  readonly #lag: DecoderLag;
   #closed = false;
   readonly #backoff = new RestartBackoff([250, 500, 1000, 2000]);
   #restartTimer: NodeJS.Timeout | undefined;
@@ -90,6 +98,7 @@ export class PublisherDecoder {
 
   constructor(options: PublisherDecoderOptions) {
     this.#options = options;
+    this.#lag = new DecoderLag({ frameMs: 1000 / options.canvas.fps });
   }
 
   start(): void {
@@ -161,6 +170,7 @@ export class PublisherDecoder {
     this.#dropping = false;
     this.#lastVideoMs = Number.NEGATIVE_INFINITY;
     this.#lastAudioMs = Number.NEGATIVE_INFINITY;
+    this.#lag.reset();
     process.start();
     const tracks: MatroskaTrack[] = [];
     if (withVideo) tracks.push({ number: 1, codec: first.codec });
@@ -181,9 +191,14 @@ export class PublisherDecoder {
     this.#stats.framesIn += 1;
     if (frame.kind === 'video') {
       if (!this.#withVideo) return;
+      const now = monotonicMs();
       const overloaded = stdin.writableLength > (this.#options.maxQueuedBytes ?? 4 * 1024 * 1024);
-      if (overloaded || (this.#dropping && !frame.keyframe)) {
-        if (!this.#dropping) this.#options.feed.requestKeyframe('decoder input overloaded');
+      const behind = this.#lag.lagMs(now) > (this.#options.maxLagMs ?? 1000);
+      // Once dropping, only a keyframe ends it: the pictures in between refer to the ones dropped.
+      if (overloaded || (this.#dropping ? !frame.keyframe : behind)) {
+        if (!this.#dropping) {
+          this.#options.feed.requestKeyframe(overloaded ? 'decoder input overloaded' : 'decoder behind');
+        }
         this.#dropping = true;
         this.#stats.videoDropped += 1;
         mediaCounters.decoderVideoDropped += 1;
@@ -194,6 +209,7 @@ export class PublisherDecoder {
       if (timeMs <= this.#lastVideoMs) return;
       this.#lastVideoMs = timeMs;
       stdin.write(matroskaFrame(1, timeMs, frame.keyframe, frame.data));
+      this.#lag.written(timeMs, now);
     } else {
       if (timeMs <= this.#lastAudioMs) return;
       this.#lastAudioMs = timeMs;
@@ -209,7 +225,9 @@ export class PublisherDecoder {
       for (const data of reader.push(chunk)) {
         if (index === 0) this.#backoff.reset();
         this.#stats.videoOut += 1;
-        sink.video({ timeMs: (startSeconds + index / canvas.fps) * 1000, data });
+        const timeMs = (startSeconds + index / canvas.fps) * 1000;
+        if (this.#process === process) this.#lag.output(timeMs);
+        sink.video({ timeMs, data });
         index += 1;
       }
     });

@@ -2,6 +2,7 @@
  * The media pipeline with real ffmpeg: a captured Chromium publisher (H.264 + Opus) replayed in real time →
  * decoder → mixer → encoder with two variants → fMP4. ffprobe checks each variant: codec, profile, exact size,
  * frame rate, 48 kHz AAC, and keyframes at the same instants in both. The encoder killed with SIGKILL comes back.
+ * A decoder frozen with SIGSTOP (a starved process) falls behind and drops video until a keyframe.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,7 +17,7 @@ import type { HlsVariant } from '../../src/channel/channel-spec.ts';
 import { monotonicMs } from '../../src/lib/clock.ts';
 import { ChannelEncoder } from '../../src/media/channel-encoder.ts';
 import { Mixer } from '../../src/media/mixer.ts';
-import { PublisherDecoder } from '../../src/media/publisher-decoder.ts';
+import { PublisherDecoder, type DecoderSink } from '../../src/media/publisher-decoder.ts';
 import { segmentScheduleFor } from '../../src/hls/segment-schedule.ts';
 import { ingestCapture, ReplaySource } from '../helpers/replay-source.ts';
 
@@ -44,10 +45,13 @@ interface Pipeline {
   decoder: PublisherDecoder;
   mixer: Mixer;
   source: ReplaySource;
+  /** The channel clock's origin (monotonic ms). */
+  epochMs: number;
   close(): Promise<void>;
 }
 
-function startPipeline(): Pipeline {
+/** Decoded pictures' times, as the decoder hands them to the mixer. */
+function startPipeline(pictures: number[] = []): Pipeline {
   const frames = ingestCapture(new URL('../../testdata/rtp/h264-opus.jsonl', import.meta.url).pathname);
   const source = new ReplaySource(frames);
   const epochMs = monotonicMs();
@@ -83,7 +87,7 @@ function startPipeline(): Pipeline {
     feed: source,
     ffmpegPath: 'ffmpeg',
     canvas,
-    sink: mixer.addSource({ connectionId: 'p' }),
+    sink: recording(mixer.addSource({ connectionId: 'p' }), pictures),
     log,
   });
   decoder.start();
@@ -95,11 +99,24 @@ function startPipeline(): Pipeline {
     decoder,
     mixer,
     source,
+    epochMs,
     close: async () => {
       source.stop();
       await decoder.close();
       mixer.close();
       await encoder.close();
+    },
+  };
+}
+
+function recording(sink: DecoderSink, pictures: number[]): DecoderSink {
+  return {
+    video: (frame) => {
+      pictures.push(frame.timeMs);
+      sink.video(frame);
+    },
+    audio: (chunk) => {
+      sink.audio(chunk);
     },
   };
 }
@@ -195,6 +212,39 @@ describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { tim
       await sleep(2500);
       const bytes = (pipeline.outputs[0]?.get(2) ?? []).reduce((n, chunk) => n + chunk.length, 0);
       assert.ok(bytes > 10_000, `the new encoder produced ${bytes} bytes`);
+    } finally {
+      await pipeline.close();
+    }
+  });
+
+  test('a decoder frozen for 2.5 s drops video until the next keyframe and asks for one; its sound goes on', async () => {
+    const pictures: number[] = [];
+    const pipeline = startPipeline(pictures);
+    try {
+      // The capture's keyframes are at 0.22, 0.82 and 8.2 s; freeze the decoder once it has shown pictures.
+      const deadline = monotonicMs() + 5000;
+      while (pipeline.decoder.stats().videoOut === 0 && monotonicMs() < deadline) await sleep(50);
+      const pid = pipeline.decoder.pid;
+      assert.ok(pid !== undefined && pipeline.decoder.stats().videoOut > 0, 'the decoder shows pictures');
+      const requestsBefore = pipeline.source.keyframeRequests;
+      process.kill(pid, 'SIGSTOP');
+      await sleep(2500);
+      process.kill(pid, 'SIGCONT');
+      const dropped = pipeline.decoder.stats().videoDropped;
+      assert.ok(dropped > 0, `video dropped while frozen: ${dropped}`);
+      assert.equal(pipeline.source.keyframeRequests, requestsBefore + 1, 'one keyframe asked for');
+      // Pictures again from the keyframe at 8.2 s (the gap since the drop is filled first).
+      const until = monotonicMs() + 15_000;
+      while ((pictures.at(-1) ?? 0) < 8200 && monotonicMs() < until) await sleep(100);
+      assert.ok((pictures.at(-1) ?? 0) >= 8200, `pictures up to ${pictures.at(-1)} ms`);
+      const stats = pipeline.decoder.stats();
+      assert.equal(stats.restarts, 0);
+      assert.ok(stats.videoDropped > dropped, `still dropped until the keyframe: ${stats.videoDropped}`);
+      // Sound was never dropped: the decoder's output covers the capture, at 48 kHz.
+      assert.ok(
+        stats.audioSamplesOut / 48 > pipeline.source.lastTimeMs - 1000,
+        `${stats.audioSamplesOut / 48} ms of sound`,
+      );
     } finally {
       await pipeline.close();
     }

@@ -163,14 +163,14 @@ describe('decoderArgs', () => {
 
     if (input.hasVideo) {
       const { width, height, fps } = input;
-      test(`${name}: video at ${fps} fps, scaled to fit ${width}x${height} keeping aspect and padded to exactly that, raw I420 on pipe 1`, () => {
+      test(`${name}: scaled to fit ${width}x${height} keeping aspect, padded to exactly that, then at ${fps} fps (a repeated picture scaled once), raw I420 on pipe 1`, () => {
         const video = outputTo(decoderArgs(input), 'pipe:1');
         assert.equal(valueOf(video, '-map'), '0:v:0');
         assert.equal(valueOf(video, '-f'), 'rawvideo');
         const filters = filtersOf(valueOf(video, '-vf'));
         assert.deepEqual(
           filters.map(([filter]) => filter),
-          ['fps', 'scale', 'pad', 'format'],
+          ['scale', 'pad', 'format', 'fps'],
         );
         const parametersOf = (filter: string): string[] => {
           const parameters = new Map(filters).get(filter);

@@ -250,6 +250,24 @@ describe('Mixer composing a grid', () => {
     assert.deepEqual(lumaIn(tick.video, rightPicture), new Set([blue.y]));
   });
 
+  test('a source steadily 1.5 s late shows its late pictures, and the placeholder once it stops sending', (t) => {
+    const { runTo, add } = harness(t);
+    add('conn-a').video({ timeMs: 0, data: solid(red) });
+    const b = add('conn-b');
+    const lateMs = 1500;
+    // Each of conn-b's pictures arrives just before the tick 1.5 s after its own time (a slow decoder).
+    for (let n = 0; n <= 30; n++) {
+      const colour = n % 2 === 0 ? blue : green;
+      b.video({ timeMs: (n * 1000) / 30 - lateMs, data: solid(colour) });
+      assert.deepEqual(lumaIn(runTo(n).video, rightPicture), new Set([colour.y]), `tick ${n}`);
+    }
+    // The last picture arrived while tick 29 (967 ms) had just been made: fresh until 1467 ms (tick 44).
+    assert.deepEqual(lumaIn(runTo(44).video, rightPicture), new Set([blue.y]), 'tick 44');
+    const stale = runTo(45);
+    assert.deepEqual(lumaIn(stale.video, rightTile), new Set([48, 112]), 'tick 45: the placeholder');
+    assert.equal(stale.slate, true, 'conn-a too sent its only picture long ago');
+  });
+
   test('setLayout pip: from the next tick the first source full frame, the second in the inset', (t) => {
     const { runTo, add, mixer } = harness(t);
     add('conn-a').video({ timeMs: 0, data: solid(red) });

@@ -1,0 +1,74 @@
+/**
+ * How long a decoder has been sitting on pictures it was given: the age of the oldest picture that could have
+ * come out and has not. A decoder that keeps up answers within a frame or two; one starved of CPU (a loaded
+ * machine) builds a backlog, and this says by how much.
+ *
+ * The decoder holds the newest pictures back until later ones arrive (ffmpeg's fps filter needs the next picture
+ * to know how long one lasts, and the decoder keeps one more; measured: two pictures), so a picture counts as
+ * ready only once `heldPictures` more have been written. A gap in the input (video dropped until a keyframe, a
+ * publisher that paused) is therefore not mistaken for lag. Pure: the caller gives times from its monotonic clock.
+ */
+
+interface PendingPicture {
+  timeMs: number;
+  writtenAtMs: number;
+}
+
+export interface DecoderLagOptions {
+  /** The output's frame interval: output frame `t` (fps filter, round=down) shows the inputs in [t, t + frameMs). */
+  frameMs: number;
+  /** Pictures the decoder holds back until later ones arrive. */
+  heldPictures?: number;
+}
+
+/** Pictures tracked at most (30 s at 30 fps); past that the oldest are forgotten, the lag already far over. */
+const maxPending = 900;
+
+export class DecoderLag {
+  readonly #frameMs: number;
+  readonly #held: number;
+  #pending: PendingPicture[] = [];
+  /** Index of the oldest pending picture in `#pending` (shifting an array per picture is O(n)). */
+  #head = 0;
+
+  constructor(options: DecoderLagOptions) {
+    this.#frameMs = options.frameMs;
+    this.#held = options.heldPictures ?? 2;
+  }
+
+  /** A picture with this channel time was given to the decoder at `nowMs`. */
+  written(timeMs: number, nowMs: number): void {
+    this.#pending.push({ timeMs, writtenAtMs: nowMs });
+    if (this.#pending.length - this.#head > maxPending) this.#head += 1;
+    this.#compact();
+  }
+
+  /** The decoder output the frame of this channel time: every picture given before the next frame is through. */
+  output(timeMs: number): void {
+    const end = timeMs + this.#frameMs;
+    while (this.#head < this.#pending.length && (this.#pending[this.#head]?.timeMs ?? Infinity) < end) {
+      this.#head += 1;
+    }
+    this.#compact();
+  }
+
+  /** How long the oldest picture still inside the decoder has been ready to come out, ms (0 if none). */
+  lagMs(nowMs: number): number {
+    // Ready since the picture `heldPictures` after it was written.
+    const readyBy = this.#pending[this.#head + this.#held];
+    return readyBy === undefined ? 0 : Math.max(0, nowMs - readyBy.writtenAtMs);
+  }
+
+  /** A new decoder: nothing is pending. */
+  reset(): void {
+    this.#pending = [];
+    this.#head = 0;
+  }
+
+  #compact(): void {
+    if (this.#head > 64 && this.#head * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

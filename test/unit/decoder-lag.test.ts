@@ -1,0 +1,85 @@
+/**
+ * DecoderLag on made-up times: pictures written 33 ms apart at 30 fps, outputs as ffmpeg gives them (two pictures
+ * held back, each output frame showing the inputs of its frame interval).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DecoderLag } from '../../src/media/decoder-lag.ts';
+
+const frameMs = 1000 / 30;
+
+function assertNear(actual: number, expected: number): void {
+  assert.ok(Math.abs(actual - expected) < 1e-6, `${actual}, expected ${expected}`);
+}
+
+describe('DecoderLag', () => {
+  test('a decoder that answers each picture once two more are written is never behind', () => {
+    const lag = new DecoderLag({ frameMs });
+    for (let i = 0; i < 100; i++) {
+      const now = 1000 + i * frameMs;
+      lag.written(i * frameMs, now);
+      if (i >= 2) lag.output((i - 2) * frameMs);
+      assert.equal(lag.lagMs(now + 5), 0, `picture ${i}`);
+    }
+  });
+
+  test('an output frame takes the inputs of its interval: a picture at 1316 ms is out with the frame at 1300', () => {
+    const lag = new DecoderLag({ frameMs });
+    for (const [i, timeMs] of [1316, 1365, 1415, 1466].entries()) lag.written(timeMs, i * 50);
+    assert.equal(lag.lagMs(200), 100);
+    lag.output(1300);
+    assert.equal(lag.lagMs(200), 50);
+  });
+
+  test('pictures held for later ones are not lag, however long those take', () => {
+    const lag = new DecoderLag({ frameMs });
+    lag.written(0, 1000);
+    lag.written(frameMs, 1033);
+    assert.equal(lag.lagMs(9000), 0);
+    lag.written(8000, 9000);
+    assert.equal(lag.lagMs(9010), 10);
+    lag.output(0);
+    assert.equal(lag.lagMs(9500), 0);
+  });
+
+  test('a decoder that stops answering: the lag is the age of the oldest picture ready to come out', () => {
+    const lag = new DecoderLag({ frameMs });
+    for (let i = 0; i <= 60; i++) lag.written(i * frameMs, 1000 + i * frameMs);
+    // Picture 0 was ready when picture 2 was written.
+    assertNear(lag.lagMs(1000 + 60 * frameMs), 58 * frameMs);
+    // An output up to frame 30 leaves 31 the oldest: ready since 33 was written.
+    lag.output(30 * frameMs);
+    assertNear(lag.lagMs(1000 + 60 * frameMs), 27 * frameMs);
+  });
+
+  test('a gap in the input (video dropped until a keyframe) is not lag', () => {
+    const lag = new DecoderLag({ frameMs });
+    for (let i = 0; i < 10; i++) {
+      lag.written(i * frameMs, 1000 + i * frameMs);
+      if (i >= 2) lag.output((i - 2) * frameMs);
+    }
+    // Pictures 10 to 159 dropped; the keyframe at 160 is written 5 s on, then 161.
+    const resumedAt = 1000 + 160 * frameMs;
+    lag.written(160 * frameMs, resumedAt);
+    lag.written(161 * frameMs, resumedAt + frameMs);
+    // Pictures 8 and 9 were held; they were ready to come out once the keyframe was written.
+    assertNear(lag.lagMs(resumedAt + 40), 40);
+    lag.output(159 * frameMs);
+    assert.equal(lag.lagMs(resumedAt + 40), 0);
+  });
+
+  test('reset forgets every picture (a new decoder)', () => {
+    const lag = new DecoderLag({ frameMs });
+    for (let i = 0; i < 3; i++) lag.written(i * frameMs, i * frameMs);
+    assert.ok(lag.lagMs(5000) > 4000);
+    lag.reset();
+    assert.equal(lag.lagMs(5000), 0);
+  });
+
+  test('a decoder that never answers: memory is bounded, the lag stays over', () => {
+    const lag = new DecoderLag({ frameMs });
+    for (let i = 0; i < 10_000; i++) lag.written(i * frameMs, i * frameMs);
+    // The 900 newest are tracked: the oldest of them became ready 898 frames ago.
+    assertNear(lag.lagMs(10_000 * frameMs), 898 * frameMs);
+  });
+});
