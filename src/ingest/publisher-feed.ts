@@ -5,9 +5,15 @@
  */
 import type { Logger } from 'pino';
 import { monotonicMs } from '../lib/clock.ts';
+import { loopStalls } from '../lib/loop-stalls.ts';
 import type { Codec, EncodedFrame } from '../rtp/encoded-frame.ts';
 import { ParseError } from '../rtp/parse-error.ts';
-import { PublisherIngest, type IngestEvent, type IngestKind } from '../rtp/publisher-ingest.ts';
+import {
+  defaultPublisherIngestOptions,
+  PublisherIngest,
+  type IngestEvent,
+  type IngestKind,
+} from '../rtp/publisher-ingest.ts';
 import { parseSenderReports } from '../rtp/rtcp.ts';
 import type { PublishedTrack, TransportStats } from '../sfu/published-track.ts';
 import { FrameRecorder } from './frame-recorder.ts';
@@ -51,7 +57,13 @@ export class PublisherFeed {
     this.publisherId = options.publisherId;
     this.clientId = options.clientId;
     this.#log = options.log;
-    this.#ingest = new PublisherIngest(options.epochMs);
+    this.#ingest = new PublisherIngest(options.epochMs, {
+      ...defaultPublisherIngestOptions,
+      clock: {
+        ...defaultPublisherIngestOptions.clock,
+        stalledMs: (fromMs, toMs) => loopStalls.stalledMsBetween(fromMs, toMs),
+      },
+    });
     this.#recorder =
       options.recordDir === undefined
         ? undefined

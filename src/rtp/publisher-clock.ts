@@ -16,7 +16,8 @@
  * A pause is not a jump: when a track's frames stop for a while (the publisher's network, or its track replaced
  * by nothing) and its RTP clock did not run meanwhile (Chromium's audio does this), the silence was real time. The
  * track's source times are moved forward by the difference, so it resumes at the present instead of where it
- * stopped; its next Sender Report then agrees.
+ * stopped; its next Sender Report then agrees. A gap while the receiver itself was held up (`stalledMs`: a loaded
+ * machine reads the packets that waited in its socket all at once) is not the sender's and does not count.
  */
 import { MinDelayFilter } from './min-delay-filter.ts';
 import type { SenderReport } from './rtcp.ts';
@@ -42,6 +43,8 @@ export interface PublisherClockOptions {
   srJumpHoldSeconds: number;
   /** Frames of a track this far apart (arrival) are a pause; see the class comment. */
   pauseSeconds: number;
+  /** How much of [fromMs, toMs] (arrival clock) the receiver was held up and read no packets; none if absent. */
+  stalledMs?: (fromMs: number, toMs: number) => number;
 }
 
 export const defaultPublisherClockOptions: Omit<PublisherClockOptions, 'epochMs'> = {
@@ -210,7 +213,10 @@ export class PublisherClock {
    */
   #pauseShift(track: TrackState, source: number, arrivalSeconds: number): number {
     if (track.lastArrivalSeconds === undefined || track.lastSourceSeconds === undefined) return 0;
-    const arrivalGap = arrivalSeconds - track.lastArrivalSeconds;
+    let arrivalGap = arrivalSeconds - track.lastArrivalSeconds;
+    if (arrivalGap < this.#options.pauseSeconds) return 0;
+    arrivalGap -=
+      (this.#options.stalledMs?.(track.lastArrivalSeconds * 1000, arrivalSeconds * 1000) ?? 0) / 1000;
     if (arrivalGap < this.#options.pauseSeconds) return 0;
     const missing = arrivalGap - (source - track.lastSourceSeconds);
     if (missing <= this.#options.srJumpSeconds) return 0;

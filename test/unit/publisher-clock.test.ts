@@ -303,3 +303,52 @@ describe('PublisherClock after a pause', () => {
     assert.equal(stats.video?.pauses, 0);
   });
 });
+
+describe('PublisherClock when the receiver itself was held up', () => {
+  /**
+   * Audio and video frames every 20 ms arriving 30 ms after capture; from 10 s to 11.2 s the receiver's loop is
+   * held up, and the frames sent meanwhile are all read at once when it runs again. RTP clocks run throughout.
+   */
+  function run(stalledMs: ((fromMs: number, toMs: number) => number) | undefined) {
+    const clock = new PublisherClock({
+      ...defaultPublisherClockOptions,
+      epochMs: 0,
+      ...(stalledMs === undefined ? {} : { stalledMs }),
+    });
+    clock.addTrack('audio', 48_000);
+    clock.addTrack('video', 90_000);
+    const latencies: { t: number; audio: number; video: number }[] = [];
+    for (let step = 0; step < 1000; step++) {
+      const t = step * 0.02;
+      const sentArrivalMs = t * 1000 + 30;
+      const arrivalMs = sentArrivalMs > 10_000 && sentArrivalMs < 11_200 ? 11_200 : sentArrivalMs;
+      latencies.push({
+        t,
+        audio: clock.map('audio', Math.round(t * 48_000), arrivalMs) - t * 1000,
+        video: clock.map('video', Math.round(t * 90_000), arrivalMs) - t * 1000,
+      });
+    }
+    return { latencies, stats: clock.stats() };
+  }
+  const heldUp = (fromMs: number, toMs: number): number =>
+    Math.max(0, Math.min(toMs, 11_200) - Math.max(fromMs, 10_000));
+
+  test('the gap is not taken for a pause: frames after it keep their place on the channel clock', () => {
+    const { latencies, stats } = run(heldUp);
+    assert.equal(stats.audio?.pauses, 0);
+    assert.equal(stats.video?.pauses, 0);
+    const before = latencies.find((l) => l.t >= 9)!;
+    for (const after of latencies.filter((l) => l.t >= 12)) {
+      assert.ok(Math.abs(after.audio - before.audio) <= 5, `audio at ${after.t} s: ${after.audio} ms`);
+      assert.ok(Math.abs(after.video - before.video) <= 5, `video at ${after.t} s: ${after.video} ms`);
+    }
+  });
+
+  test('without knowing of the stall, the same gap moves both tracks 1.2 s later (what the stall check prevents)', () => {
+    const { latencies, stats } = run(undefined);
+    assert.equal(stats.audio?.pauses, 1);
+    const before = latencies.find((l) => l.t >= 9)!;
+    const after = latencies.find((l) => l.t >= 12)!;
+    assert.ok(after.audio - before.audio > 1000, `audio moved ${after.audio - before.audio} ms`);
+  });
+});
