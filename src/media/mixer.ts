@@ -69,8 +69,12 @@ export interface SourceInfo {
 
 /** Pictures a source may have waiting (3 s at 30 fps); older ones are dropped, counted. */
 const maxQueuedPictures = 90;
-/** The most a source's sound is delayed to follow a late decoder: 1 s. */
-const maxAudioDelaySamples = sampleRate;
+/**
+ * The most a source's sound is delayed to follow a late decoder: 3 s, as long as its pictures may wait. Late
+ * pictures are shown, so late sound is played with them rather than dropped (a decoder starting on a loaded
+ * machine was seen 1-2 s late at first).
+ */
+const maxAudioDelaySamples = sampleRate * 3;
 /** 5 ms: how much of a source's delay is given back per chunk once it is on time. */
 const shrinkStepSamples = sampleRate / 200;
 

@@ -54,7 +54,7 @@ export interface PublisherDecoderOptions {
   maxQueuedBytes?: number;
   /**
    * How long a picture may wait inside the decoder before video is dropped until the next keyframe, ms. 1000 by
-   * default: the mixer delays a late source's sound by up to 1 s.
+   * default: a second late is already plain to viewers.
    */
   maxLagMs?: number;
   /** How long sound waits for a video track before the publisher is decoded as audio only, ms. */

@@ -250,17 +250,30 @@ describe('Mixer composing a grid', () => {
     assert.deepEqual(lumaIn(tick.video, rightPicture), new Set([blue.y]));
   });
 
-  test('a source steadily 1.5 s late shows its late pictures, and the placeholder once it stops sending', (t) => {
-    const { runTo, add } = harness(t);
+  test('a source steadily 1.5 s late shows its late pictures with its sound, and the placeholder once it stops sending', (t) => {
+    const { runTo, add, mixer } = harness(t);
     add('conn-a').video({ timeMs: 0, data: solid(red) });
     const b = add('conn-b');
     const lateMs = 1500;
-    // Each of conn-b's pictures arrives just before the tick 1.5 s after its own time (a slow decoder).
+    // Each of conn-b's pictures, and the sound with it, arrives just before the tick 1.5 s after its own time (a
+    // slow decoder): both are played late, together.
     for (let n = 0; n <= 30; n++) {
       const colour = n % 2 === 0 ? blue : green;
       b.video({ timeMs: (n * 1000) / 30 - lateMs, data: solid(colour) });
-      assert.deepEqual(lumaIn(runTo(n).video, rightPicture), new Set([colour.y]), `tick ${n}`);
+      b.audio({
+        firstSample: n * tickFrames - (lateMs * 48_000) / 1000,
+        samples: constantAudio(tickFrames, n, n),
+      });
+      const tick = runTo(n);
+      assert.deepEqual(lumaIn(tick.video, rightPicture), new Set([colour.y]), `tick ${n}`);
+      // The first chunk came before the mixer started, so nothing was late yet: it was too old to play.
+      if (n > 0)
+        assert.ok(
+          tick.audio.every((sample) => sample === n),
+          `tick ${n}: the sound sent with its picture`,
+        );
     }
+    assert.equal(mixer.stats().maxAudioDelayMs, lateMs);
     // The last picture arrived while tick 29 (967 ms) had just been made: fresh until 1467 ms (tick 44).
     assert.deepEqual(lumaIn(runTo(44).video, rightPicture), new Set([blue.y]), 'tick 44');
     const stale = runTo(45);
