@@ -217,6 +217,13 @@ export function createMetrics(sources: MetricsSources): Registry {
     [],
     () => [[{}, origin.counters().refused]],
   );
+  readCounter(
+    metrics,
+    'nagare_hls_playlist_rule_violations_total',
+    'Media playlists that broke a rule of RFC 8216bis and were served anyway (a bug worth reporting).',
+    [],
+    () => [[{}, origin.counters().ruleViolations]],
+  );
   readGauge(
     metrics,
     'nagare_hls_waiting_requests',

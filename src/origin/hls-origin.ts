@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HlsStream } from '../media/hls-output.ts';
 import type { VariantPackager } from '../hls/variant-packager.ts';
 import { parseBlockingQuery, parseHlsPath, type HlsResource } from './hls-request.ts';
+import { PlaylistRuleError } from '../hls/format/playlist.ts';
 import { renderMediaFor, renderMultivariantFor, renderTsMediaFor } from './playlists.ts';
 import { TsSegments } from './ts-segments.ts';
 import { waitFor } from './wait-for.ts';
@@ -84,7 +85,11 @@ export class HlsOrigin {
   readonly #counters = {
     requests: { multivariant: 0, media: 0, init: 0, segment: 0, part: 0, 'ts-media': 0, 'ts-segment': 0 },
     bytes: 0,
+    /** Media playlists that broke a rule of RFC 8216bis and were served anyway (see #cached). */
+    ruleViolations: 0,
   };
+  /** The last rule a media playlist broke, with the field it names. */
+  #lastRuleViolation: string | undefined;
   readonly #ts = new TsSegments();
   /**
    * Media playlists as last rendered, per stream and kind, with the packagers' revisions they were rendered at: a
@@ -101,8 +106,20 @@ export class HlsOrigin {
     return this.#waiting;
   }
 
-  counters(): { requests: Readonly<Record<HlsResource['type'], number>>; bytes: number; refused: number } {
-    return { requests: { ...this.#counters.requests }, bytes: this.#counters.bytes, refused: this.#refused };
+  counters(): {
+    requests: Readonly<Record<HlsResource['type'], number>>;
+    bytes: number;
+    refused: number;
+    ruleViolations: number;
+    lastRuleViolation: string | undefined;
+  } {
+    return {
+      requests: { ...this.#counters.requests },
+      bytes: this.#counters.bytes,
+      refused: this.#refused,
+      ruleViolations: this.#counters.ruleViolations,
+      lastRuleViolation: this.#lastRuleViolation,
+    };
   }
 
   /** Handles GET/HEAD/OPTIONS under /hls/; false when the path is not an HLS path. */
@@ -257,8 +274,8 @@ export class HlsOrigin {
       notFound(res);
       return;
     }
-    const playlist = this.#cached(stream, `${index}/${query.skip}`, () =>
-      renderMediaFor(stream, index, query.skip),
+    const playlist = this.#cached(stream, `${index}/${query.skip}`, (validate) =>
+      renderMediaFor(stream, index, query.skip, validate),
     );
     send(res, 200, playlistType, playlist, 'public, max-age=1');
   }
@@ -267,7 +284,7 @@ export class HlsOrigin {
    * `render()` as UTF-8 bytes, or what it gave last time if no packager of the stream has changed since (encoded
    * once: turning the text into bytes for each answer was the origin's largest cost under load).
    */
-  #cached(stream: HlsStream, key: string, render: () => string): Buffer {
+  #cached(stream: HlsStream, key: string, render: (validate: boolean) => string): Buffer {
     const revisions = stream.packagers.map((packager) => packager.revision).join(',');
     let byKey = this.#rendered.get(stream);
     if (byKey === undefined) {
@@ -276,9 +293,25 @@ export class HlsOrigin {
     }
     const last = byKey.get(key);
     if (last?.revisions === revisions) return last.bytes;
-    const bytes = Buffer.from(render());
+    const bytes = Buffer.from(this.#render(render));
     byKey.set(key, { revisions, bytes });
     return bytes;
+  }
+
+  /**
+   * A media playlist checked against RFC 8216bis; one that breaks a rule (a part longer than its target after the
+   * encoder stalled, say) is counted and served unchecked: every viewer of the channel getting an error for as long
+   * as the part stays in the window would be worse.
+   */
+  #render(render: (validate: boolean) => string): string {
+    try {
+      return render(true);
+    } catch (err) {
+      if (!(err instanceof PlaylistRuleError)) throw err;
+      this.#counters.ruleViolations += 1;
+      this.#lastRuleViolation = err.message;
+      return render(false);
+    }
   }
 
   /**
@@ -332,7 +365,9 @@ export class HlsOrigin {
       else unavailable(res, 'stream starting, retry');
       return;
     }
-    const playlist = this.#cached(stream, `${index}/ts`, () => renderTsMediaFor(stream, index));
+    const playlist = this.#cached(stream, `${index}/ts`, (validate) =>
+      renderTsMediaFor(stream, index, validate),
+    );
     send(res, 200, playlistType, playlist, 'public, max-age=1');
   }
 

@@ -1,7 +1,12 @@
 /**
  * From a channel's packagers to playlist text, through the pure renderers of src/hls/format/playlist.ts.
  */
-import { partHoldBackFor, renderMediaPlaylist, renderMultivariant } from '../hls/format/playlist.ts';
+import {
+  partHoldBackFor,
+  renderMediaPlaylist,
+  renderMultivariant,
+  type MediaPlaylistInput,
+} from '../hls/format/playlist.ts';
 import type { VariantPackager } from '../hls/variant-packager.ts';
 import type { HlsStream } from '../media/hls-output.ts';
 
@@ -37,9 +42,10 @@ const partWindowTargets = 3;
 
 /**
  * Media playlist of variant `index`: LL-HLS with parts near the live edge, a preload hint for the next part,
- * rendition reports of the other variants (RFC 8216bis §4.4.5.4) and, on request, a delta update.
+ * rendition reports of the other variants (RFC 8216bis §4.4.5.4) and, on request, a delta update. With
+ * `validate: false` it is rendered without checking the rules first (see RenderOptions).
  */
-export function renderMediaFor(stream: HlsStream, index: number, skip: boolean): string {
+export function renderMediaFor(stream: HlsStream, index: number, skip: boolean, validate = true): string {
   const packager = stream.packagers[index];
   if (packager === undefined) throw new RangeError(`no variant ${index}`);
   const renditionReports = stream.packagers.flatMap((other, otherIndex) => {
@@ -48,17 +54,15 @@ export function renderMediaFor(stream: HlsStream, index: number, skip: boolean):
     return [{ uri: `../v${otherIndex}/index.m3u8`, lastMsn: last[0], lastPart: last[1] }];
   });
   const startTimeOffset = stream.variants[index]?.startTimeOffset;
-  return renderVariant(packager, skip, {
-    renditionReports,
-    ...(startTimeOffset === undefined ? {} : { startTimeOffset }),
-  });
+  const extra = { renditionReports, ...(startTimeOffset === undefined ? {} : { startTimeOffset }) };
+  return renderMediaPlaylist(variantPlaylist(packager, skip, extra), { validate });
 }
 
-function renderVariant(
+function variantPlaylist(
   packager: VariantPackager,
   skip: boolean,
   extra: { renditionReports: { uri: string; lastMsn: number; lastPart: number }[]; startTimeOffset?: number },
-): string {
+): MediaPlaylistInput {
   const { segments } = packager;
   const target = packager.targetDurationSeconds;
   const part = packager.options.partTargetSeconds;
@@ -78,7 +82,7 @@ function renderVariant(
   let fromEdge = liveEdge;
   const next = packager.nextPart;
   const nextPart = next === undefined ? undefined : `${next[0]}.${next[1]}.m4s`;
-  return renderMediaPlaylist({
+  return {
     targetDurationSeconds: target,
     partTargetSeconds: part,
     mediaSequence: segments[0]?.msn ?? 0,
@@ -117,19 +121,19 @@ function renderVariant(
       : {}),
     ...(extra.startTimeOffset === undefined ? {} : { startTimeOffset: extra.startTimeOffset }),
     ended: packager.ended,
-  });
+  };
 }
 
 /**
  * The MPEG-TS media playlist of variant `index`, for players without fMP4: plain HLS (version 3), the complete
  * segments of the window, each remuxed to MPEG-TS on first request.
  */
-export function renderTsMediaFor(stream: HlsStream, index: number): string {
+export function renderTsMediaFor(stream: HlsStream, index: number, validate = true): string {
   const packager = stream.packagers[index];
   if (packager === undefined) throw new RangeError(`no variant ${index}`);
   const complete = packager.segments.filter((segment) => segment.complete);
   const startTimeOffset = stream.variants[index]?.startTimeOffset;
-  return renderMediaPlaylist({
+  const input: MediaPlaylistInput = {
     targetDurationSeconds: packager.targetDurationSeconds,
     mediaSequence: complete[0]?.msn ?? 0,
     discontinuitySequence: packager.discontinuitySequence,
@@ -143,5 +147,6 @@ export function renderTsMediaFor(stream: HlsStream, index: number): string {
     })),
     ...(startTimeOffset === undefined ? {} : { startTimeOffset }),
     ended: packager.ended,
-  });
+  };
+  return renderMediaPlaylist(input, { validate });
 }

@@ -357,3 +357,28 @@ describe('counters', () => {
     assert.equal(origin.audience.viewers(), 1, 'one address and user agent');
   });
 });
+
+describe('a playlist that breaks a rule of RFC 8216bis', () => {
+  test('a part longer than PART-TARGET is still served (200, the part listed), and counted with the rule it broke', async () => {
+    const origin = await serve();
+    origin.add(5); // segment 0 complete (4 parts), segment 1 open with one part
+    const fine = await request(origin.port, `${origin.media}index.m3u8`);
+    assert.equal(fine.status, 200);
+    assert.equal(origin.origin.counters().ruleViolations, 0);
+    // A part three times the 0.5 s target, as an encoder that stalled mid-part could give.
+    const next = origin.packager.nextPart;
+    assert.ok(next !== undefined);
+    const fragment = suite.stream.fragments[origin.added];
+    assert.ok(fragment !== undefined && !fragment.info.independent);
+    origin.packager.addFragment(fragment.bytes, { ...fragment.info, durationSeconds: 1.5 });
+    const answer = await request(origin.port, `${origin.media}index.m3u8`);
+    assert.equal(answer.status, 200, answer.text);
+    assert.match(answer.text, new RegExp(`#EXT-X-PART:DURATION=1\\.5,URI="${next[0]}\\.${next[1]}\\.m4s"`));
+    const counters = origin.origin.counters();
+    assert.equal(counters.ruleViolations, 1);
+    assert.match(counters.lastRuleViolation ?? '', /above the part target 0\.5/);
+    // Rendered once: the next request is answered from the same rendering.
+    assert.equal((await request(origin.port, `${origin.media}index.m3u8`)).status, 200);
+    assert.equal(origin.origin.counters().ruleViolations, 1);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * The rules of RFC 8216bis-16 that a playlist writer can break, checked on the input before anything is written:
- * a violation throws a RangeError that names the field path and the rule. Also the small computations the writer
+ * a violation throws a PlaylistRuleError (a RangeError) that names the field path and the rule. Also the small computations the writer
  * shares with them (printed durations, the protocol version, which segments keep their parts).
  */
 import type {
@@ -11,8 +11,13 @@ import type {
   VariantStream,
 } from './playlist.ts';
 
+/** A playlist input that breaks a rule of RFC 8216bis. */
+export class PlaylistRuleError extends RangeError {
+  override name = 'PlaylistRuleError';
+}
+
 const fail = (path: string, rule: string): never => {
-  throw new RangeError(`${path}: ${rule}`);
+  throw new PlaylistRuleError(`${path}: ${rule}`);
 };
 
 /**

@@ -2,7 +2,7 @@
  * HLS playlist writers (RFC 8216bis-16, "HTTP Live Streaming 2nd Edition", with its Low-Latency extensions):
  * the multivariant playlist and the media playlist, with partial segments, preload hints, rendition reports,
  * server control and delta updates. Pure: plain objects in, playlist text out. Inputs that would make an invalid
- * playlist throw a RangeError naming the field and the rule (see playlist-rules.ts).
+ * playlist throw a PlaylistRuleError (a RangeError) naming the field and the rule (see playlist-rules.ts).
  */
 import {
   codecList,
@@ -10,13 +10,14 @@ import {
   listedPartsFrom,
   partHoldBackFor,
   mapsInEffect,
+  PlaylistRuleError,
   requiredMediaVersion,
   segmentSeconds,
   validateMediaPlaylist,
   validateMultivariant,
 } from './playlist-rules.ts';
 
-export { formatSeconds, partHoldBackFor };
+export { formatSeconds, partHoldBackFor, PlaylistRuleError };
 
 export interface Resolution {
   readonly width: number;
@@ -156,8 +157,17 @@ const streamInf = (variant: VariantStream): string => {
   return `#EXT-X-STREAM-INF:${attributes.join(',')}`;
 };
 
-export const renderMediaPlaylist = (input: MediaPlaylistInput): string => {
-  validateMediaPlaylist(input);
+export interface RenderOptions {
+  /**
+   * Check the input against RFC 8216bis first (the default), throwing PlaylistRuleError. The origin renders
+   * unchecked only after a check failed: a playlist slightly off the rules plays in most players, an error plays
+   * in none.
+   */
+  validate?: boolean;
+}
+
+export const renderMediaPlaylist = (input: MediaPlaylistInput, options: RenderOptions = {}): string => {
+  if (options.validate !== false) validateMediaPlaylist(input);
   const skipped = input.skip?.skippedSegments ?? 0;
   const partsFrom = listedPartsFrom(input);
   const maps = mapsInEffect(input);
