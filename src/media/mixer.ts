@@ -78,6 +78,11 @@ const maxAudioDelaySamples = sampleRate * 3;
 /** 5 ms: how much of a source's delay is given back per chunk once it is on time. */
 const shrinkStepSamples = sampleRate / 200;
 
+function isSilent(samples: Int16Array): boolean {
+  for (const sample of samples) if (sample !== 0) return false;
+  return true;
+}
+
 class MixerSource implements DecoderSink {
   readonly connectionId: string;
   readonly clientId: string | undefined;
@@ -129,10 +134,15 @@ class MixerSource implements DecoderSink {
 
   audio(chunk: DecodedAudio): void {
     const frames = chunk.samples.length / audioChannels;
-    // How far the mixer has already read past this chunk's start, on its own times.
-    this.#recentLateness.push(Math.max(0, this.#readPosition() - chunk.firstSample));
-    if (this.#recentLateness.length > 50) this.#recentLateness.shift();
-    const wanted = Math.min(maxAudioDelaySamples, Math.max(...this.#recentLateness));
+    // How far the mixer has already read past this chunk's start, on its own times. Pure silence does not count:
+    // it is what the decoder fills a pause in the sound with, all at once when the sound comes back, and that
+    // would hold the sound after it back by the whole pause (up to the cap) for many seconds. Late silence
+    // dropped is not heard.
+    if (!isSilent(chunk.samples)) {
+      this.#recentLateness.push(Math.max(0, this.#readPosition() - chunk.firstSample));
+      if (this.#recentLateness.length > 50) this.#recentLateness.shift();
+    }
+    const wanted = Math.min(maxAudioDelaySamples, Math.max(0, ...this.#recentLateness));
     if (wanted > this.audioDelaySamples) this.audioDelaySamples = wanted;
     else this.audioDelaySamples -= Math.min(this.audioDelaySamples - wanted, shrinkStepSamples);
     this.maxAudioDelaySamples = Math.max(this.maxAudioDelaySamples, this.audioDelaySamples);

@@ -363,6 +363,25 @@ describe('Mixer audio in a composite', () => {
     assert.ok(Math.abs(limiter.minGain - defaultCeiling / 50_000) < 1e-12);
   });
 
+  test('the silence a decoder fills a pause with, arriving late all at once, does not hold back the sound after it', (t) => {
+    const { runTo, add, mixer } = harness(t);
+    const sink = add('conn-a');
+    sink.audio({ firstSample: 0, samples: constantAudio(tickFrames * 3, 100, 100) });
+    for (let n = 0; n < 3; n++) assert.equal(runTo(n).audio[0], 100, `tick ${n}`);
+    // A 1 s pause: ticks 3-32 go by with nothing from conn-a.
+    for (let n = 3; n < 33; n++) assert.equal(runTo(n).audio[0], 0, `tick ${n}`);
+    // The sound comes back: first the second of silence the decoder filled the pause with, then sound on time.
+    sink.audio({ firstSample: tickFrames * 3, samples: new Int16Array(tickFrames * 30 * 2) });
+    sink.audio({ firstSample: tickFrames * 33, samples: constantAudio(tickFrames * 3, 300, 300) });
+    for (let n = 33; n < 36; n++) {
+      assert.ok(
+        runTo(n).audio.every((sample) => sample === 300),
+        `tick ${n}: the sound after the pause, on time`,
+      );
+    }
+    assert.equal(mixer.stats().maxAudioDelayMs, 0);
+  });
+
   test('sound from a late decoder is delayed, not lost; on-time sound is never delayed', (t) => {
     const { runTo, add, mixer } = harness(t);
     const late = add('conn-late');
