@@ -85,7 +85,7 @@ export class HlsOrigin {
   readonly #counters = {
     requests: { multivariant: 0, media: 0, init: 0, segment: 0, part: 0, 'ts-media': 0, 'ts-segment': 0 },
     bytes: 0,
-    /** Media playlists that broke a rule of RFC 8216bis and were served anyway (see #cached). */
+    /** Media playlists that broke a rule of RFC 8216bis and were served anyway (see #checkedOrNot). */
     ruleViolations: 0,
   };
   /** The last rule a media playlist broke, with the field it names. */
@@ -274,8 +274,8 @@ export class HlsOrigin {
       notFound(res);
       return;
     }
-    const playlist = this.#cached(stream, `${index}/${query.skip}`, (validate) =>
-      renderMediaFor(stream, index, query.skip, validate),
+    const playlist = this.#cached(stream, `${index}/${query.skip}`, () =>
+      this.#checkedOrNot((validate) => renderMediaFor(stream, index, query.skip, validate)),
     );
     send(res, 200, playlistType, playlist, 'public, max-age=1');
   }
@@ -284,7 +284,7 @@ export class HlsOrigin {
    * `render()` as UTF-8 bytes, or what it gave last time if no packager of the stream has changed since (encoded
    * once: turning the text into bytes for each answer was the origin's largest cost under load).
    */
-  #cached(stream: HlsStream, key: string, render: (validate: boolean) => string): Buffer {
+  #cached(stream: HlsStream, key: string, render: () => string): Buffer {
     const revisions = stream.packagers.map((packager) => packager.revision).join(',');
     let byKey = this.#rendered.get(stream);
     if (byKey === undefined) {
@@ -293,7 +293,7 @@ export class HlsOrigin {
     }
     const last = byKey.get(key);
     if (last?.revisions === revisions) return last.bytes;
-    const bytes = Buffer.from(this.#render(render));
+    const bytes = Buffer.from(render());
     byKey.set(key, { revisions, bytes });
     return bytes;
   }
@@ -303,7 +303,7 @@ export class HlsOrigin {
    * encoder stalled, say) is counted and served unchecked: every viewer of the channel getting an error for as long
    * as the part stays in the window would be worse.
    */
-  #render(render: (validate: boolean) => string): string {
+  #checkedOrNot(render: (validate: boolean) => string): string {
     try {
       return render(true);
     } catch (err) {
@@ -365,8 +365,8 @@ export class HlsOrigin {
       else unavailable(res, 'stream starting, retry');
       return;
     }
-    const playlist = this.#cached(stream, `${index}/ts`, (validate) =>
-      renderTsMediaFor(stream, index, validate),
+    const playlist = this.#cached(stream, `${index}/ts`, () =>
+      this.#checkedOrNot((validate) => renderTsMediaFor(stream, index, validate)),
     );
     send(res, 200, playlistType, playlist, 'public, max-age=1');
   }

@@ -1,7 +1,8 @@
 /**
  * The rules of RFC 8216bis-16 that a playlist writer can break, checked on the input before anything is written:
- * a violation throws a PlaylistRuleError (a RangeError) that names the field path and the rule. Also the small computations the writer
- * shares with them (printed durations, the protocol version, which segments keep their parts).
+ * a violation throws a PlaylistRuleError (a RangeError) that names the field path and the rule. Also the small
+ * computations the writer shares with them (printed durations, the protocol version, which segments keep their
+ * parts).
  */
 import type {
   MediaPlaylistInput,
