@@ -54,7 +54,7 @@ import {
 } from './origin/blocking.ts';
 import { idleCoresOf, runLoad, type LoadFigures } from './origin/load.ts';
 import { ensureNginx, nginxPath, startNginx, type Nginx } from './origin/nginx.ts';
-import { startReplayPublisher } from './origin/replay-publisher.ts';
+import { startReplayPublisher } from '../test/helpers/replay-publisher.ts';
 import { writeResults } from './results.ts';
 
 const connections = Number(process.argv[2] ?? '100');

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -17,6 +18,11 @@ export interface Config {
   dataDir: string;
   apiTokens: readonly string[];
   publicUrl: string | undefined;
+  /** A port of its own for HLS, served by `hlsWorkers` worker threads; undefined: HLS on `port`, main thread. */
+  hlsPort: number | undefined;
+  hlsWorkers: number;
+  /** Base of the playlist URLs when HLS has its own port (behind a proxy or CDN, say). */
+  hlsPublicUrl: string | undefined;
   logLevel: (typeof logLevels)[number];
   logFormat: (typeof logFormats)[number];
   /** Addresses announced as ICE host candidates besides the interfaces' own. */
@@ -275,6 +281,35 @@ export const optionSpecs: readonly OptionSpec[] = [
     parse: parsePublicUrl,
   },
   {
+    key: 'hlsPort',
+    flag: 'hls-port',
+    env: 'NAGARE_HLS_PORT',
+    valueName: 'N',
+    description:
+      'serve HLS on this TCP port too, from worker threads (every core answers viewers; 0 picks a free port); playlist URLs point at it',
+    defaultText: '(none: HLS on --port only)',
+    parse: parsePort,
+  },
+  {
+    key: 'hlsWorkers',
+    flag: 'hls-workers',
+    env: 'NAGARE_HLS_WORKERS',
+    valueName: 'N',
+    description: 'worker threads serving --hls-port',
+    defaultText: '(the number of cores)',
+    parse: parseIntegerIn(1, 256),
+  },
+  {
+    key: 'hlsPublicUrl',
+    flag: 'hls-public-url',
+    env: 'NAGARE_HLS_PUBLIC_URL',
+    valueName: 'URL',
+    description:
+      'base of the playlist URLs the API hands out when HLS has its own port, e.g. https://hls.example.com',
+    defaultText: "(the request's host, with --hls-port)",
+    parse: parsePublicUrl,
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'NAGARE_LOG_LEVEL',
@@ -458,6 +493,9 @@ export const defaultConfig: Readonly<Config> = {
   dataDir: resolve('data'),
   apiTokens: [],
   publicUrl: undefined,
+  hlsPort: undefined,
+  hlsWorkers: availableParallelism(),
+  hlsPublicUrl: undefined,
   logLevel: 'info',
   logFormat: 'auto',
   iceHostAddresses: ['127.0.0.1'],

@@ -21,9 +21,10 @@ import { loopStalls } from './lib/loop-stalls.ts';
 import { MediaManager } from './media/media-manager.ts';
 import { mediaOptionsOf } from './media/hls-output.ts';
 import { WebPages } from './http/web-pages.ts';
-import { createMetrics } from './http/metrics.ts';
+import { createMetrics, type OriginFigures } from './http/metrics.ts';
 import type { Registry } from 'prom-client';
-import { HlsOrigin } from './origin/hls-origin.ts';
+import { addCounters, HlsOrigin } from './origin/hls-origin.ts';
+import { HlsWorkers } from './origin/hls-workers.ts';
 import { Sfu } from './sfu/sfu.ts';
 import { closeCodes } from './signaling/close-codes.ts';
 import { SignalingServer } from './signaling/signaling-server.ts';
@@ -74,6 +75,7 @@ export class NagareServer {
   #signaling: SignalingServer | undefined;
   #store: ChannelStore | undefined;
   #http: Server | undefined;
+  #hlsWorkers: HlsWorkers | undefined;
   #registry: ChannelRegistry | undefined;
   #generatedToken: StoredToken | undefined;
   #closing: Promise<void> | undefined;
@@ -97,6 +99,11 @@ export class NagareServer {
       throw new Error('server is not listening');
     }
     return address.port;
+  }
+
+  /** The port the HLS workers listen on (`--hls-port`), if HLS has a port of its own. */
+  get hlsPort(): number | undefined {
+    return this.#hlsWorkers?.port;
   }
 
   /** The token generated into the data dir, when none was configured. */
@@ -177,6 +184,48 @@ export class NagareServer {
       streamFor: (playlistId) => media.outputForPlaylist(playlistId),
       maxRequests: config.maxHlsRequests,
     });
+    const hlsWorkers =
+      config.hlsPort === undefined
+        ? undefined
+        : new HlsWorkers(
+            {
+              host: config.host,
+              port: config.hlsPort,
+              workers: config.hlsWorkers,
+              maxRequests: config.maxHlsRequests,
+            },
+            this.#log.child({ component: 'hls-workers' }),
+          );
+    this.#hlsWorkers = hlsWorkers;
+    if (hlsWorkers !== undefined) {
+      media.onPlaylists({
+        added: (output) => {
+          hlsWorkers.add(output);
+        },
+        removed: (output) => {
+          hlsWorkers.remove(output);
+        },
+      });
+      await hlsWorkers.start().catch(async (err: unknown) => {
+        await this.close('start-failed');
+        throw new StartError(
+          `cannot serve HLS on ${config.host}:${config.hlsPort}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      });
+    }
+    const originFigures: OriginFigures = {
+      counters: () =>
+        hlsWorkers === undefined ? origin.counters() : addCounters(origin.counters(), hlsWorkers.counters()),
+      get waitingRequests() {
+        return origin.waitingRequests + (hlsWorkers?.waitingRequests ?? 0);
+      },
+      get workerRestarts() {
+        return hlsWorkers?.restarts ?? 0;
+      },
+    };
     registry.onDeleted((record) => {
       sfu.disconnectChannel(record.channelId, closeCodes.normal, 'CHANNEL-DELETED');
       void media
@@ -206,7 +255,7 @@ export class NagareServer {
     });
     this.#signaling = signaling;
     const authenticator = new TokenAuthenticator(tokens);
-    const metrics = createMetrics({ registry, sfu, ingest, media, origin, signaling, events });
+    const metrics = createMetrics({ registry, sfu, ingest, media, origin: originFigures, signaling, events });
     this.#metrics = { registry: metrics, authenticator };
     const api = new ApiHandler({
       registry,
@@ -218,6 +267,8 @@ export class NagareServer {
       options: {
         publicUrl: config.publicUrl,
         fallbackHost: `localhost:${config.port}`,
+        hlsListener: () =>
+          hlsWorkers === undefined ? undefined : { port: hlsWorkers.port, publicUrl: config.hlsPublicUrl },
         bodyLimitBytes: apiBodyLimitBytes,
         authFailureDelayMs: this.#options.authFailureDelayMs,
         requestsPerSecond: config.apiRequestsPerSecond,
@@ -256,7 +307,10 @@ export class NagareServer {
       await this.close('start-failed');
       throw err;
     });
-    this.#log.info({ port: this.port, host: config.host, dataDir: config.dataDir, version }, 'listening');
+    this.#log.info(
+      { port: this.port, hlsPort: hlsWorkers?.port, host: config.host, dataDir: config.dataDir, version },
+      'listening',
+    );
   }
 
   async #route(req: IncomingMessage, res: ServerResponse, api: ApiHandler, origin: HlsOrigin): Promise<void> {
@@ -344,6 +398,7 @@ export class NagareServer {
     await this.#ingest?.close();
     if (this.#watchingLoop) loopStalls.stop();
     this.#watchingLoop = false;
+    await this.#hlsWorkers?.close();
     const http = this.#http;
     if (http?.listening === true) {
       const done = new Promise<void>((resolve) =>

@@ -91,7 +91,7 @@ export const actions: Readonly<Record<string, Action>> = {
   'ImageFlux_20180905.CreateChannel': ({ owner, body, urls, registry, admission }) => {
     const spec = parseCreateChannel(body);
     admission.checkCreate();
-    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.http });
+    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.hls });
     return {
       channel_id: record.channelId,
       sora_url: soraUrl(urls),
@@ -102,14 +102,14 @@ export const actions: Readonly<Record<string, Action>> = {
   'ImageFlux_20200316.CreateMultistreamChannel': ({ owner, body, urls, registry, admission }) => {
     const spec = parseCreateMultistreamChannel(body);
     admission.checkCreate();
-    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.http });
+    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.hls });
     return { channel_id: record.channelId, sora_url: soraUrl(urls) };
   },
 
   'ImageFlux_20200316.CreateMultistreamChannelWithHLS': ({ owner, body, urls, registry, admission }) => {
     const spec = parseCreateMultistreamChannelWithHls(body);
     admission.checkCreate();
-    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.http });
+    const record = registry.create(owner, { ...spec, publicBaseUrl: urls.hls });
     return {
       channel_id: record.channelId,
       sora_url: soraUrl(urls),

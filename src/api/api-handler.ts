@@ -10,7 +10,7 @@ import type { ChannelRegistry } from '../channel/channel-registry.ts';
 import type { Sfu } from '../sfu/sfu.ts';
 import { invalidParameter, NagareError, toHttpError } from '../errors.ts';
 import { readBody } from '../http/body.ts';
-import { publicUrlsFor } from '../http/public-urls.ts';
+import { publicUrlsFor, type HlsListener } from '../http/public-urls.ts';
 import { sendJson } from '../http/respond.ts';
 import { actionNames, actions, type Action, type ChannelMedia } from './actions.ts';
 import type { Admission } from '../channel/admission.ts';
@@ -22,6 +22,8 @@ export interface ApiOptions {
   publicUrl: string | undefined;
   /** Host used for URLs when the request's Host header is missing or implausible. */
   fallbackHost: string;
+  /** Where HLS is served when it has a port of its own: playlist URLs point there. */
+  hlsListener?: () => HlsListener | undefined;
   bodyLimitBytes: number;
   /** A failed authentication is answered only after this delay, to slow down guessing. */
   authFailureDelayMs: number;
@@ -133,7 +135,7 @@ export class ApiHandler {
       throw new NagareError('UnsupportedMediaType', 'Content-Type must be application/json');
     }
     const body = parseJson(await readBody(req, options.bodyLimitBytes));
-    const urls = publicUrlsFor(options.publicUrl, req, options.fallbackHost);
+    const urls = publicUrlsFor(options.publicUrl, req, options.fallbackHost, options.hlsListener?.());
     return action({ owner, body, urls, registry, sfu, media, admission });
   }
 }

@@ -61,7 +61,7 @@ export interface ChannelSpec {
   eventWebhookUrl?: string;
   /** ImageFlux's `environment` of the multistream actions, kept as given. */
   environment?: number;
-  /** The http base URL the channel was created through: playlist URLs in webhook events start with it. */
+  /** The base of the playlist URLs when the channel was created (PublicUrls.hls): those in webhook events too. */
   publicBaseUrl?: string;
 }
 

@@ -4,6 +4,10 @@
  * first segment), kept in a bounded window in memory. Each encoder generation brings its own
  * init segment; the first segment after a new one is marked as a discontinuity (RFC 8216bis §4.4.4.3).
  * Listeners hear every change (the origin's blocking playlist requests wait on them).
+ *
+ * A packager is a deterministic function of the operations applied to it: a copy restored from its snapshot and
+ * given the same operations from then on holds the same segments, numbers and bytes. The HLS workers (their own
+ * threads) serve such copies (see src/origin/hls-workers.ts).
  */
 import type { FragmentInfo, InitInfo } from './format/fmp4-reader.ts';
 import { nextBoundary, type SegmentSchedule } from './segment-schedule.ts';
@@ -47,6 +51,27 @@ export interface PackagerStats {
   inits: number;
 }
 
+/** What changes a packager, as data: what a copy of it needs to follow it. */
+export type PackagerOp =
+  | { kind: 'init'; bytes: Uint8Array; info: InitInfo; startSeconds: number }
+  | { kind: 'fragment'; bytes: Uint8Array; info: FragmentInfo }
+  | { kind: 'end-generation' }
+  | { kind: 'end' };
+
+/** Everything a packager holds, as plain data that survives structured cloning (postMessage). */
+export interface PackagerState {
+  options: PackagerOptions;
+  segments: Segment[];
+  inits: Init[];
+  currentInitId: number | undefined;
+  stats: PackagerStats;
+  nextMsn: number;
+  discontinuitySequence: number;
+  pendingDiscontinuity: boolean;
+  ended: boolean;
+  longestSegmentSeconds: number;
+}
+
 interface Init {
   id: number;
   bytes: Uint8Array;
@@ -60,6 +85,7 @@ export class VariantPackager {
   readonly #segments: Segment[] = [];
   readonly #inits = new Map<number, Init>();
   readonly #listeners = new Set<() => void>();
+  readonly #opListeners = new Set<(op: PackagerOp) => void>();
   readonly #stats: PackagerStats = { segments: 0, parts: 0, fragmentsDropped: 0, inits: 0 };
   #init: Init | undefined;
   #nextMsn = 0;
@@ -76,6 +102,60 @@ export class VariantPackager {
       segmentSeconds: options.segmentSeconds,
       firstSeconds: options.firstSegmentSeconds ?? options.segmentSeconds,
     };
+  }
+
+  /** A copy of the packager `state` was taken from, as it was then. */
+  static restore(state: PackagerState): VariantPackager {
+    const packager = new VariantPackager(state.options);
+    packager.#segments.push(...state.segments);
+    for (const init of state.inits) packager.#inits.set(init.id, init);
+    packager.#init = state.currentInitId === undefined ? undefined : packager.#inits.get(state.currentInitId);
+    Object.assign(packager.#stats, state.stats);
+    packager.#nextMsn = state.nextMsn;
+    packager.#discontinuitySequence = state.discontinuitySequence;
+    packager.#pendingDiscontinuity = state.pendingDiscontinuity;
+    packager.#ended = state.ended;
+    packager.#longestSegmentSeconds = state.longestSegmentSeconds;
+    return packager;
+  }
+
+  /** Everything the packager holds now; its byte arrays are shared, not copied (postMessage copies them). */
+  snapshot(): PackagerState {
+    return {
+      options: { ...this.#options },
+      segments: this.#segments.map((segment) => ({ ...segment, parts: [...segment.parts] })),
+      inits: [...this.#inits.values()],
+      currentInitId: this.#init?.id,
+      stats: { ...this.#stats },
+      nextMsn: this.#nextMsn,
+      discontinuitySequence: this.#discontinuitySequence,
+      pendingDiscontinuity: this.#pendingDiscontinuity,
+      ended: this.#ended,
+      longestSegmentSeconds: this.#longestSegmentSeconds,
+    };
+  }
+
+  /** Hears every operation applied, before it is applied: `apply(op)` on a copy does the same to it. */
+  onOp(listener: (op: PackagerOp) => void): () => void {
+    this.#opListeners.add(listener);
+    return () => this.#opListeners.delete(listener);
+  }
+
+  apply(op: PackagerOp): void {
+    switch (op.kind) {
+      case 'init':
+        this.setInit(op.bytes, op.info, op.startSeconds);
+        return;
+      case 'fragment':
+        this.addFragment(op.bytes, op.info);
+        return;
+      case 'end-generation':
+        this.endGeneration();
+        return;
+      case 'end':
+        this.end();
+        return;
+    }
   }
 
   get options(): Readonly<PackagerOptions> {
@@ -159,6 +239,7 @@ export class VariantPackager {
 
   /** A new encoder generation's init segment, with the channel time its decode times start at. */
   setInit(bytes: Uint8Array, info: InitInfo, startSeconds: number): void {
+    this.#emit({ kind: 'init', bytes, info, startSeconds });
     const id = (this.#init?.id ?? 0) + 1;
     if (this.#init !== undefined) {
       this.#closeOpenSegment();
@@ -170,6 +251,7 @@ export class VariantPackager {
   }
 
   addFragment(bytes: Uint8Array, info: FragmentInfo): void {
+    this.#emit({ kind: 'fragment', bytes, info });
     const init = this.#init;
     if (init === undefined || this.#ended) {
       this.#stats.fragmentsDropped += 1;
@@ -205,6 +287,7 @@ export class VariantPackager {
 
   /** The encoder generation ended (it died or stopped): its last segment is complete as it is. */
   endGeneration(): void {
+    this.#emit({ kind: 'end-generation' });
     this.#closeOpenSegment();
     this.#notify();
   }
@@ -212,6 +295,7 @@ export class VariantPackager {
   /** The stream is over: close the open segment; the playlist gets EXT-X-ENDLIST. */
   end(): void {
     if (this.#ended) return;
+    this.#emit({ kind: 'end' });
     this.#closeOpenSegment();
     this.#ended = true;
     this.#notify();
@@ -261,6 +345,10 @@ export class VariantPackager {
     const usedInits = new Set(this.#segments.map((segment) => segment.initId));
     for (const id of this.#inits.keys())
       if (!usedInits.has(id) && id !== this.#init?.id) this.#inits.delete(id);
+  }
+
+  #emit(op: PackagerOp): void {
+    for (const listener of this.#opListeners) listener(op);
   }
 
   #notify(): void {

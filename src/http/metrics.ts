@@ -9,7 +9,7 @@ import type { EventWebhook } from '../channel/event-webhook.ts';
 import type { IngestManager } from '../ingest/ingest-manager.ts';
 import { mediaCounters } from '../media/media-counters.ts';
 import type { MediaManager } from '../media/media-manager.ts';
-import type { HlsOrigin } from '../origin/hls-origin.ts';
+import type { OriginCounters } from '../origin/hls-origin.ts';
 import type { Sfu } from '../sfu/sfu.ts';
 import type { SignalingServer } from '../signaling/signaling-server.ts';
 
@@ -18,7 +18,8 @@ export interface MetricsSources {
   sfu: Sfu;
   ingest: IngestManager;
   media: MediaManager;
-  origin: HlsOrigin;
+  /** Every origin's figures together: the main thread's and the HLS workers'. */
+  origin: OriginFigures;
   signaling: SignalingServer;
   events: EventWebhook;
 }
@@ -60,6 +61,13 @@ function readGauge(
       for (const [labels, value] of read()) this.set(labels, value);
     },
   });
+}
+
+export interface OriginFigures {
+  counters(): OriginCounters;
+  readonly waitingRequests: number;
+  /** HLS workers started again after one died. */
+  readonly workerRestarts: number;
 }
 
 export function createMetrics(sources: MetricsSources): Registry {
@@ -223,6 +231,13 @@ export function createMetrics(sources: MetricsSources): Registry {
     'Media playlists that broke a rule of RFC 8216bis and were served anyway (a bug worth reporting).',
     [],
     () => [[{}, origin.counters().ruleViolations]],
+  );
+  readCounter(
+    metrics,
+    'nagare_hls_worker_restarts_total',
+    'HLS worker threads (--hls-port) started again after one died.',
+    [],
+    () => [[{}, origin.workerRestarts]],
   );
   readGauge(
     metrics,

@@ -20,9 +20,20 @@ export class Audience {
   served(bytes: number, viewer: string, nowMs = Date.now()): void {
     this.#bytes += bytes;
     this.#forgetOld(nowMs);
+    this.#seen(viewer, nowMs);
+  }
+
+  /** What another counter saw (an HLS worker's report): `bytes` more, and each viewer as last seen at its time. */
+  merge(bytes: number, viewers: Iterable<readonly [string, number]>, nowMs = Date.now()): void {
+    this.#bytes += bytes;
+    this.#forgetOld(nowMs);
+    for (const [viewer, seenMs] of viewers) if (nowMs - seenMs <= windowMs) this.#seen(viewer, seenMs);
+  }
+
+  #seen(viewer: string, atMs: number): void {
     const key = viewer.slice(0, maxKeyLength);
     const known = this.#lastSeen.delete(key);
-    if (known || this.#lastSeen.size < maxTracked) this.#lastSeen.set(key, nowMs);
+    if (known || this.#lastSeen.size < maxTracked) this.#lastSeen.set(key, atMs);
   }
 
   viewers(nowMs = Date.now()): number {

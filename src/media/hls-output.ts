@@ -76,7 +76,7 @@ export interface HlsStream {
   readonly variants: readonly HlsVariant[];
   readonly packagers: readonly VariantPackager[];
   /** Bytes served and viewers, counted by the origin. */
-  readonly audience: Audience;
+  readonly audience: Pick<Audience, 'served'>;
 }
 
 export interface HlsOutputOptions {

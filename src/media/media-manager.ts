@@ -20,9 +20,16 @@ export interface MediaManagerOptions extends MediaOptions {
   endedPlaylistMs?: number;
 }
 
+/** Hears a playlist become readable by the origin, and stop being so (a while after it ended). */
+export interface PlaylistListener {
+  added(output: HlsOutput): void;
+  removed(output: HlsOutput): void;
+}
+
 export class MediaManager {
   readonly #pipelines = new Map<string, ChannelPipeline>();
   readonly #outputs = new Map<string, HlsOutput>();
+  readonly #playlistListeners = new Set<PlaylistListener>();
   readonly #idleTimers = new Map<string, NodeJS.Timeout>();
   readonly #registry: ChannelRegistry;
   readonly #ingest: IngestManager;
@@ -61,6 +68,12 @@ export class MediaManager {
   /** A playlist (live, or ended a short while ago) by the id in its URL. */
   outputForPlaylist(playlistId: string): HlsOutput | undefined {
     return this.#outputs.get(playlistId);
+  }
+
+  /** `listener` hears every playlist added or removed from now on. */
+  onPlaylists(listener: PlaylistListener): () => void {
+    this.#playlistListeners.add(listener);
+    return () => this.#playlistListeners.delete(listener);
   }
 
   /** The running channel's composite follows `layout` from its next frame. */
@@ -174,10 +187,13 @@ export class MediaManager {
     const pipeline = new ChannelPipeline(record, epochMs, this.#ingest, this.#options, log, {
       outputAdded: (output) => {
         this.#outputs.set(output.playlistId, output);
+        for (const listener of this.#playlistListeners) listener.added(output);
       },
       outputEnded: (output) => {
         setTimeout(() => {
-          if (this.#outputs.get(output.playlistId) === output) this.#outputs.delete(output.playlistId);
+          if (this.#outputs.get(output.playlistId) !== output) return;
+          this.#outputs.delete(output.playlistId);
+          for (const listener of this.#playlistListeners) listener.removed(output);
         }, this.#options.endedPlaylistMs ?? 60_000).unref();
       },
       publisherPlaylistReady: (connectionId, output) => {

@@ -75,6 +75,37 @@ function unavailable(res: ServerResponse, reason: string): void {
   sendError(res, 503, 'Unavailable', reason);
 }
 
+/** What an origin has answered since it started; counters only grow. */
+export interface OriginCounters {
+  requests: Readonly<Record<HlsResource['type'], number>>;
+  bytes: number;
+  refused: number;
+  ruleViolations: number;
+  lastRuleViolation: string | undefined;
+}
+
+export const emptyCounters = (): OriginCounters => ({
+  requests: { multivariant: 0, media: 0, init: 0, segment: 0, part: 0, 'ts-media': 0, 'ts-segment': 0 },
+  bytes: 0,
+  refused: 0,
+  ruleViolations: 0,
+  lastRuleViolation: undefined,
+});
+
+/** The sum of two origins' counters; the last rule violation of `b` if it has one. */
+export function addCounters(a: OriginCounters, b: OriginCounters): OriginCounters {
+  const requests = { ...a.requests };
+  for (const [type, count] of Object.entries(b.requests) as [HlsResource['type'], number][])
+    requests[type] += count;
+  return {
+    requests,
+    bytes: a.bytes + b.bytes,
+    refused: a.refused + b.refused,
+    ruleViolations: a.ruleViolations + b.ruleViolations,
+    lastRuleViolation: b.lastRuleViolation ?? a.lastRuleViolation,
+  };
+}
+
 export class HlsOrigin {
   readonly #deps: HlsOriginDeps;
   /** Requests waiting on a playlist or part right now. */
@@ -106,13 +137,7 @@ export class HlsOrigin {
     return this.#waiting;
   }
 
-  counters(): {
-    requests: Readonly<Record<HlsResource['type'], number>>;
-    bytes: number;
-    refused: number;
-    ruleViolations: number;
-    lastRuleViolation: string | undefined;
-  } {
+  counters(): OriginCounters {
     return {
       requests: { ...this.#counters.requests },
       bytes: this.#counters.bytes,

@@ -121,7 +121,7 @@ export async function startOrigin(
     epochWallclockMs: Date.now(),
   });
   packager.setInit(stream.init.bytes, stream.init.info, 0);
-  const hlsStream: HlsStream = {
+  const hlsStream: HlsStream & { audience: Audience } = {
     runId,
     variants: [
       {

@@ -8,8 +8,8 @@
 import { RtpPacket, MediaStreamTrack, RTCPeerConnection, type RTCRtpTransceiver } from 'werift';
 import WebSocket, { type RawData } from 'ws';
 import { peerCodecs, peerHeaderExtensions } from '../../src/sfu/codecs.ts';
-import { readCapture, type CapturedPacket } from '../../test/helpers/rtp-capture.ts';
-import { rawText } from '../../test/helpers/signaling-client.ts';
+import { readCapture, type CapturedPacket } from './rtp-capture.ts';
+import { rawText } from './signaling-client.ts';
 
 const capturePath = new URL('../../testdata/rtp/h264-opus.jsonl', import.meta.url).pathname;
 const clockRates = { audio: 48_000, video: 90_000 } as const;
