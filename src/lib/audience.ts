@@ -23,15 +23,22 @@ export class Audience {
     this.#seen(viewer, nowMs);
   }
 
-  /** What another counter saw (an HLS worker's report): `bytes` more, and each viewer as last seen at its time. */
-  merge(bytes: number, viewers: Iterable<readonly [string, number]>, nowMs = Date.now()): void {
+  /**
+   * What another counter saw (an HLS worker's report): `bytes` more, and each viewer as last seen at its time. A
+   * report comes a little late, so its viewers may be filed after some seen later than them: they are then
+   * forgotten up to that much late (half a second for the workers' reports).
+   */
+  merge(bytes: number, viewers: readonly (readonly [string, number])[], nowMs = Date.now()): void {
     this.#bytes += bytes;
     this.#forgetOld(nowMs);
-    for (const [viewer, seenMs] of viewers) if (nowMs - seenMs <= windowMs) this.#seen(viewer, seenMs);
+    const byTime = [...viewers].sort((a, b) => a[1] - b[1]);
+    for (const [viewer, seenMs] of byTime) if (nowMs - seenMs <= windowMs) this.#seen(viewer, seenMs);
   }
 
   #seen(viewer: string, atMs: number): void {
     const key = viewer.slice(0, maxKeyLength);
+    const last = this.#lastSeen.get(key);
+    if (last !== undefined && last >= atMs) return;
     const known = this.#lastSeen.delete(key);
     if (known || this.#lastSeen.size < maxTracked) this.#lastSeen.set(key, atMs);
   }

@@ -40,3 +40,21 @@ test('bounded whatever clients send: long user agents are cut, and at most 10 00
   assert.equal(audience.viewers(1), 10_000);
   assert.equal(audience.viewers(20_000), 0, 'all gone once quiet');
 });
+
+test("another counter's report adds its bytes and its viewers as last seen, forgetting those already quiet", () => {
+  const audience = new Audience();
+  audience.served(100, 'a', 1000);
+  audience.merge(
+    500,
+    [
+      ['a', 3000],
+      ['b', 2500],
+      ['c', 100],
+    ],
+    11_000,
+  );
+  assert.equal(audience.bytes, 600);
+  assert.equal(audience.viewers(11_000), 2, 'c was last seen more than 10 s before the report');
+  assert.equal(audience.viewers(12_600), 1, 'b went quiet at 2.5 s, a at 3 s');
+  assert.equal(audience.viewers(13_001), 0);
+});

@@ -96,6 +96,18 @@ describe('loadConfig', () => {
     });
   });
 
+  test('HLS on a port of its own: --hls-port, --hls-workers, NAGARE_HLS_PUBLIC_URL', () => {
+    const config = load(['--hls-port', '5001', '--hls-workers', '3'], {
+      NAGARE_HLS_PUBLIC_URL: 'https://hls.example.com/',
+    });
+    assert.equal(config.hlsPort, 5001);
+    assert.equal(config.hlsWorkers, 3);
+    assert.equal(config.hlsPublicUrl, 'https://hls.example.com');
+    const defaults = load([]);
+    assert.equal(defaults.hlsPort, undefined, 'HLS on the main port unless asked');
+    assert.ok(defaults.hlsWorkers >= 1);
+  });
+
   const bad: [string, () => unknown, string][] = [
     ['--port 70000', () => load(['--port', '70000']), '--port must be an integer from 0 to 65535'],
     ['--port -1', () => load(['--port=-1']), '--port must be an integer from 0 to 65535'],
@@ -164,6 +176,17 @@ describe('loadConfig', () => {
       'a signaling origin that is not a URL',
       () => load(['--signaling-origins', 'example.com']),
       '--signaling-origins must be web origins like https://example.com, comma-separated',
+    ],
+    [
+      '--hls-port 65536',
+      () => load(['--hls-port', '65536']),
+      '--hls-port must be an integer from 0 to 65535',
+    ],
+    ['--hls-workers 0', () => load(['--hls-workers', '0']), '--hls-workers must be an integer from 1 to 256'],
+    [
+      'an hls public url with a query',
+      () => load([], { NAGARE_HLS_PUBLIC_URL: 'https://hls.example.com/?a=1' }),
+      'NAGARE_HLS_PUBLIC_URL must be an http or https URL without query or fragment',
     ],
     [
       'a fractional publisher limit',
