@@ -7,11 +7,16 @@
  * decoder, mixer, encoder and packager. The channel stays live throughout, so its ffmpeg children and its mixer
  * (in the server's process) run during every measurement, against nginx as well as against Nagare.
  *
+ * Nagare runs with `--hls-port` and one HLS worker thread per core (as nginx runs one worker process per core):
+ * that port is what is measured against nginx, and the same server's main port (HLS from the main thread, as
+ * without `--hls-port`) is loaded too, for comparison.
+ *
  * 1. Requests per second and latency: for the newest complete segment, the newest part and the media playlist
  *    (plain GET), the bench fetches all three from Nagare at one moment and writes the same bytes into nginx's
  *    directory under the same paths; then autocannon (`connections` keep-alive connections, `seconds` each) loads
- *    Nagare, then nginx. A fresh snapshot is taken for each resource, so the segment is still in Nagare's window of
- *    8 segments (16 s) while it is loaded. Nagare's playlist is live (it changes as parts come); nginx's is the
+ *    Nagare's HLS port, its main port, then nginx. A fresh snapshot is taken before each load, so the segment is
+ *    still in Nagare's window of 8 segments (16 s) while it is loaded (the sizes differ a little from one to the
+ *    next: each is the newest segment or part of its moment). Nagare's playlist is live (it changes as parts come); nginx's is the
  *    snapshot. nginx: `worker_processes auto` (2 workers on 2 cores, as Debian configures it), sendfile, no access
  *    log (bench/origin/nginx.ts). autocannon runs in a process of its own but on the same cores as the servers:
  *    the same generator against both, so the ratio is fair; but it is one JavaScript thread, and on large bodies
@@ -36,7 +41,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -61,6 +66,8 @@ const connections = Number(process.argv[2] ?? '100');
 const seconds = Number(process.argv[3] ?? '10');
 const waiting = Number(process.argv[4] ?? '10000');
 const rounds = Number(process.argv[5] ?? '3');
+/** Worker threads of Nagare's HLS port: one per core, as nginx's `worker_processes auto`. */
+const hlsWorkers = availableParallelism();
 
 /**
  * A segment stays in Nagare's window of 8 complete segments for 16 s after it is made, and is up to 2 s old when
@@ -133,10 +140,15 @@ async function snapshot(
 interface Comparison {
   path: string;
   bytes: number;
+  /** On the HLS port, served by the HLS workers. */
   nagare: LoadFigures;
+  /** On the main port, served by the main thread (Nagare without --hls-port). */
+  nagareMainPort: LoadFigures;
   nginx: LoadFigures;
-  /** Nagare's requests per second over nginx's. */
+  /** Nagare's requests per second (HLS port) over nginx's. */
   ratio: number;
+  /** The same on the main port. */
+  mainPortRatio: number;
   met: boolean;
   /** Nagare's requests per CPU-second above idle over nginx's. */
   efficiencyRatio: number | null;
@@ -153,6 +165,8 @@ function medianRound(runs: readonly Comparison[]): Comparison & { roundRatios: n
 /** Both servers as a run needs them: where to load, and the processes whose CPU is counted. */
 interface Servers {
   nagare: ServerProcess;
+  /** http://127.0.0.1:<HLS port> */
+  hlsUrl: string;
   nagareCpu: { pids: readonly number[]; idleCores: number };
   nginx: Nginx;
   nginxCpu: { pids: readonly number[]; idleCores: number };
@@ -160,15 +174,28 @@ interface Servers {
 }
 
 async function compare(servers: Servers, resource: Resource): Promise<Comparison> {
-  const { nagare: server, nginx, playlistPath } = servers;
-  const files = await snapshot(server.url, playlistPath);
+  const { nagare: server, hlsUrl, nginx, playlistPath } = servers;
+  // The newest of each, taken afresh before each load: a segment taken before all three would have left Nagare's
+  // window before the third.
+  const { path, bytes } = (await snapshot(hlsUrl, playlistPath))[resource];
+  const nagare = await runLoad(`${hlsUrl}${path}`, connections, seconds, servers.nagareCpu);
+  const onMainPort = (await snapshot(server.url, playlistPath))[resource];
+  const nagareMainPort = await runLoad(
+    `${server.url}${onMainPort.path}`,
+    connections,
+    seconds,
+    servers.nagareCpu,
+  );
+  const files = await snapshot(hlsUrl, playlistPath);
   for (const file of Object.values(files)) await nginx.put(file.path, file.bytes);
-  const { path, bytes } = files[resource];
-  const nginxUrl = `http://127.0.0.1:${nginx.port}${path}`;
-  if (!(await fetchBytes(nginxUrl)).equals(bytes)) throw new Error(`nginx does not serve Nagare's ${path}`);
-  const nagare = await runLoad(`${server.url}${path}`, connections, seconds, servers.nagareCpu);
+  const forNginx = files[resource];
+  const nginxUrl = `http://127.0.0.1:${nginx.port}${forNginx.path}`;
+  if (!(await fetchBytes(nginxUrl)).equals(forNginx.bytes))
+    throw new Error(`nginx does not serve Nagare's ${forNginx.path}`);
   const reference = await runLoad(nginxUrl, connections, seconds, servers.nginxCpu);
-  const ratio = Number((nagare.requestsPerSecond / reference.requestsPerSecond).toFixed(2));
+  const ratioOf = (figures: LoadFigures): number =>
+    Number((figures.requestsPerSecond / reference.requestsPerSecond).toFixed(2));
+  const ratio = ratioOf(nagare);
   const efficiencyRatio =
     nagare.requestsPerServerCpuSecond === null || reference.requestsPerServerCpuSecond === null
       ? null
@@ -177,8 +204,10 @@ async function compare(servers: Servers, resource: Resource): Promise<Comparison
     path,
     bytes: bytes.length,
     nagare,
+    nagareMainPort,
     nginx: reference,
     ratio,
+    mainPortRatio: ratioOf(nagareMainPort),
     met: ratio >= target,
     efficiencyRatio,
   };
@@ -224,15 +253,18 @@ function print(
 ): void {
   console.log(
     `\nOrigin under load: ${connections} connections, ${seconds} s each, autocannon in its own process; ` +
-      `the median of ${rounds} rounds`,
+      `the median of ${rounds} rounds. Nagare: the HLS port (--hls-port, ${hlsWorkers} worker threads); ` +
+      'main: the same server on its main port (HLS from the main thread, as without --hls-port)',
   );
   for (const [resource, c] of Object.entries(comparisons)) {
     console.log(`${resource} ${c.path} (${c.bytes} B)`);
     console.log(describeLoad('Nagare', c.nagare));
+    console.log(describeLoad('main', c.nagareMainPort));
     console.log(describeLoad('nginx', c.nginx));
     console.log(
       `  Nagare / nginx = ${c.ratio} (target ≥ ${target}: ${c.met ? 'met' : 'NOT met'}); ` +
-        `per CPU-second ${c.efficiencyRatio ?? 'n/a'}; every round: ${c.roundRatios.join(', ')}`,
+        `per CPU-second ${c.efficiencyRatio ?? 'n/a'}; every round: ${c.roundRatios.join(', ')}; ` +
+        `main port / nginx = ${c.mainPortRatio}`,
     );
   }
   const b = blocking;
@@ -264,7 +296,10 @@ const cleanup: (() => Promise<unknown>)[] = [];
 try {
   const dataDir = await mkdtemp(join(tmpdir(), 'nagare-bench-origin-'));
   cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-  const server = await spawnServer(['--api-token', testToken, '--data-dir', dataDir]);
+  const server = await spawnServer([
+    ...['--api-token', testToken, '--data-dir', dataDir],
+    ...['--hls-port', '0', '--hls-workers', String(hlsWorkers)],
+  ]);
   cleanup.push(() => server.stop());
   const created = await callApi(server.url, 'ImageFlux_20180905.CreateChannel', { hls: [variant] });
   const { channel_id: channelId, playlist_url: playlistUrl } = created.json as {
@@ -273,13 +308,15 @@ try {
   };
   const publisher = await startReplayPublisher(`${server.url.replace('http', 'ws')}/signaling`, channelId);
   cleanup.push(() => publisher.close());
-  const playlistPath = await livePlaylist(server.url, playlistUrl);
+  const hlsUrl = new URL(playlistUrl).origin;
+  const playlistPath = await livePlaylist(hlsUrl, playlistUrl);
   const nginx = await startNginx();
   cleanup.push(() => nginx.stop());
   const serverPid = server.child.pid ?? 0;
   const nginxPids = nginx.pids();
   const servers: Servers = {
     nagare: server,
+    hlsUrl,
     nagareCpu: { pids: [serverPid], idleCores: await idleCoresOf([serverPid]) },
     nginx,
     nginxCpu: { pids: nginxPids, idleCores: await idleCoresOf(nginxPids) },
@@ -287,7 +324,7 @@ try {
   };
 
   const probe: ServerProbe = {
-    port: Number(new URL(server.url).port),
+    port: Number(new URL(hlsUrl).port),
     pid: serverPid,
     metrics: () => scrapeMetrics(server.url),
   };
@@ -318,6 +355,7 @@ try {
     connections,
     seconds,
     rounds,
+    hlsWorkers,
     nginx: { version: nginxVersion(), workerProcesses: 'auto' },
     load: comparisons,
     blocking,

@@ -225,6 +225,9 @@ export class NagareServer {
       get workerRestarts() {
         return hlsWorkers?.restarts ?? 0;
       },
+      get workersHeapUsedBytes() {
+        return hlsWorkers?.heapUsedBytes ?? 0;
+      },
     };
     registry.onDeleted((record) => {
       sfu.disconnectChannel(record.channelId, closeCodes.normal, 'CHANNEL-DELETED');

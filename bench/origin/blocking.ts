@@ -232,8 +232,12 @@ export async function holdBlockingRequests(
     const times = held.flatMap((h) => (h.answeredAt === undefined ? [] : [h.answeredAt]));
     const first = times.length === 0 ? undefined : Math.min(...times);
     const last = times.length === 0 ? undefined : Math.max(...times);
-    const heapBefore = before.get('nagare_nodejs_heap_size_used_bytes') ?? 0;
-    const heapHeld = heldMetrics.get('nagare_nodejs_heap_size_used_bytes') ?? 0;
+    // The main thread's heap and the HLS workers' (as of their last reports, twice a second).
+    const heapOf = (metrics: ReadonlyMap<string, number>): number =>
+      (metrics.get('nagare_nodejs_heap_size_used_bytes') ?? 0) +
+      (metrics.get('nagare_hls_workers_heap_used_bytes') ?? 0);
+    const heapBefore = heapOf(before);
+    const heapHeld = heapOf(heldMetrics);
     return {
       requests: count,
       connectMs: Math.round(connectMs),

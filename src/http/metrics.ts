@@ -68,6 +68,8 @@ export interface OriginFigures {
   readonly waitingRequests: number;
   /** HLS workers started again after one died. */
   readonly workerRestarts: number;
+  /** The HLS workers' V8 heaps in use (0 without workers). */
+  readonly workersHeapUsedBytes: number;
 }
 
 export function createMetrics(sources: MetricsSources): Registry {
@@ -238,6 +240,13 @@ export function createMetrics(sources: MetricsSources): Registry {
     'HLS worker threads (--hls-port) started again after one died.',
     [],
     () => [[{}, origin.workerRestarts]],
+  );
+  readGauge(
+    metrics,
+    'nagare_hls_workers_heap_used_bytes',
+    "The HLS worker threads' V8 heaps in use (nagare_nodejs_heap_size_used_bytes is the main thread's).",
+    [],
+    () => [[{}, origin.workersHeapUsedBytes]],
   );
   readGauge(
     metrics,

@@ -70,7 +70,13 @@ function report(): void {
     const taken = stream.takeReport(playlistId);
     if (taken !== undefined) audience.push(taken);
   }
-  post({ type: 'report', counters: origin.counters(), waiting: origin.waitingRequests, audience });
+  post({
+    type: 'report',
+    counters: origin.counters(),
+    waiting: origin.waitingRequests,
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    audience,
+  });
 }
 
 async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {

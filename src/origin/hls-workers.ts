@@ -64,13 +64,21 @@ export interface AudienceReport {
 export type FromWorker =
   | { type: 'listening' }
   | { type: 'listen-failed'; message: string }
-  | { type: 'report'; counters: OriginCounters; waiting: number; audience: AudienceReport[] }
+  | {
+      type: 'report';
+      counters: OriginCounters;
+      waiting: number;
+      /** The worker's own V8 heap in use. */
+      heapUsedBytes: number;
+      audience: AudienceReport[];
+    }
   | { type: 'request-failed'; requestId: string; url: string; error: string };
 
 interface Slot {
   worker: Worker;
   counters: OriginCounters;
   waiting: number;
+  heapUsedBytes: number;
 }
 
 const workerUrl = new URL('./hls-worker.ts', import.meta.url);
@@ -168,6 +176,13 @@ export class HlsWorkers {
     await this.#slots[index]?.worker.terminate();
   }
 
+  /** The workers' V8 heaps in use, as of their last reports (the main thread's is not among them). */
+  get heapUsedBytes(): number {
+    let bytes = 0;
+    for (const slot of this.#slots) bytes += slot?.heapUsedBytes ?? 0;
+    return bytes;
+  }
+
   /** Closes every worker's connections and ends the workers. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -201,7 +216,7 @@ export class HlsWorkers {
         maxRequests: maxRequests === undefined ? undefined : Math.ceil(maxRequests / workers),
       },
     });
-    const slot: Slot = { worker, counters: emptyCounters(), waiting: 0 };
+    const slot: Slot = { worker, counters: emptyCounters(), waiting: 0, heapUsedBytes: 0 };
     this.#slots[index] = slot;
     for (const { stream } of this.#streams.values()) worker.postMessage(openMessage(stream));
     return new Promise((resolve, reject) => {
@@ -262,6 +277,7 @@ export class HlsWorkers {
   #onReport(slot: Slot, report: Extract<FromWorker, { type: 'report' }>): void {
     slot.counters = report.counters;
     slot.waiting = report.waiting;
+    slot.heapUsedBytes = report.heapUsedBytes;
     for (const { playlistId, bytes, viewers } of report.audience) {
       this.#streams.get(playlistId)?.stream.audience.merge(bytes, viewers);
     }
