@@ -155,11 +155,25 @@ interface Comparison {
 }
 
 /** The round with the median ratio (the lower middle one of an even count), with every round's ratio. */
-function medianRound(runs: readonly Comparison[]): Comparison & { roundRatios: number[] } {
+type MedianComparison = Comparison & {
+  roundRatios: number[];
+  /** Requests per second of each server in every round: a round far off the others shows in them. */
+  roundRequestsPerSecond: { nagare: number; mainPort: number; nginx: number }[];
+};
+
+function medianRound(runs: readonly Comparison[]): MedianComparison {
   const sorted = [...runs].sort((a, b) => a.ratio - b.ratio);
   const median = sorted[Math.floor((sorted.length - 1) / 2)];
   if (median === undefined) throw new Error('no rounds');
-  return { ...median, roundRatios: runs.map((run) => run.ratio) };
+  return {
+    ...median,
+    roundRatios: runs.map((run) => run.ratio),
+    roundRequestsPerSecond: runs.map((run) => ({
+      nagare: run.nagare.requestsPerSecond,
+      mainPort: run.nagareMainPort.requestsPerSecond,
+      nginx: run.nginx.requestsPerSecond,
+    })),
+  };
 }
 
 /** Both servers as a run needs them: where to load, and the processes whose CPU is counted. */
@@ -247,7 +261,7 @@ interface ChannelFigures {
 }
 
 function print(
-  comparisons: Record<Resource, Comparison & { roundRatios: number[] }>,
+  comparisons: Record<Resource, MedianComparison>,
   blocking: BlockingFigures,
   channel: ChannelFigures,
 ): void {
@@ -263,9 +277,12 @@ function print(
     console.log(describeLoad('nginx', c.nginx));
     console.log(
       `  Nagare / nginx = ${c.ratio} (target ≥ ${target}: ${c.met ? 'met' : 'NOT met'}); ` +
-        `per CPU-second ${c.efficiencyRatio ?? 'n/a'}; every round: ${c.roundRatios.join(', ')}; ` +
-        `main port / nginx = ${c.mainPortRatio}`,
+        `per CPU-second ${c.efficiencyRatio ?? 'n/a'}; main port / nginx = ${c.mainPortRatio}`,
     );
+    const rows = c.roundRequestsPerSecond.map(
+      (r, i) => `${r.nagare} / ${r.mainPort} / ${r.nginx} (${c.roundRatios[i]})`,
+    );
+    console.log(`  every round, req/s of Nagare / main / nginx (ratio): ${rows.join('; ')}`);
   }
   const b = blocking;
   console.log(`\n${b.requests} blocking playlist requests for part ${b.target}, one connection each`);
