@@ -23,14 +23,17 @@
  *    it can be the limit rather than the server: its CPU is printed, and when it is near a core or both servers
  *    answer at about the same rate, the generator was the limit. So each server's CPU above its idle (sampled for
  *    3 s at the start; Nagare's process also mixes the channel) is printed too, and the requests per CPU-second
- *    of it: the servers' efficiency, whoever was the limit. Target: Nagare ≥ 0.8 × nginx in requests per second.
+ *    of it: the servers' efficiency, whoever was the limit. Then the part and the playlist again with wrk
+ *    (Debian's, in C, two threads), which needs far less CPU per request: nginx then answers several times what
+ *    it answers to autocannon, and the ratio shows what the servers themselves can do on the cores left to them.
+ *    Target: Nagare ≥ 0.8 × nginx in requests per second.
  * 2. Blocking requests (bench/origin/blocking.ts): `waiting` LL-HLS blocking playlist requests held at once, on
  *    connections without keep-alive, for a part two seconds ahead: the server's resident memory and heap per held
  *    request, and the time from the part appearing (the first answer) to the last of them answered; every answer
  *    checked 200 and listing the part. Run before the load, after a small warm-up round, so that the memory
  *    figure is not lost in the garbage of the load runs.
  *
- * Needs ffmpeg, and nginx (installed with apt-get when missing); `waiting` + 200 open files per process: raise
+ * Needs ffmpeg, nginx and wrk (installed with apt-get when missing); `waiting` + 200 open files per process: raise
  * with `ulimit -n 65536` in the same shell when `ulimit -n` is lower.
  *
  * The machine's speed varies from minute to minute (other tenants), so the loads run in `rounds` rounds, each
@@ -57,7 +60,7 @@ import {
   type BlockingFigures,
   type ServerProbe,
 } from './origin/blocking.ts';
-import { idleCoresOf, runLoad, type LoadFigures } from './origin/load.ts';
+import { ensureWrk, idleCoresOf, runLoad, runWrk, type LoadFigures } from './origin/load.ts';
 import { ensureNginx, nginxPath, startNginx, type Nginx } from './origin/nginx.ts';
 import { startReplayPublisher } from '../test/helpers/replay-publisher.ts';
 import { writeResults } from './results.ts';
@@ -187,14 +190,20 @@ interface Servers {
   playlistPath: string;
 }
 
-async function compare(servers: Servers, resource: Resource): Promise<Comparison> {
+type Generator = 'autocannon' | 'wrk';
+const generators = { autocannon: runLoad, wrk: runWrk } as const;
+/** Loaded with wrk as well: a segment is limited by the loopback copy for any generator. */
+const wrkResources = ['part', 'playlist'] as const;
+
+async function compare(servers: Servers, resource: Resource, generator: Generator): Promise<Comparison> {
+  const load = generators[generator];
   const { nagare: server, hlsUrl, nginx, playlistPath } = servers;
   // The newest of each, taken afresh before each load: a segment taken before all three would have left Nagare's
   // window before the third.
   const { path, bytes } = (await snapshot(hlsUrl, playlistPath))[resource];
-  const nagare = await runLoad(`${hlsUrl}${path}`, connections, seconds, servers.nagareCpu);
+  const nagare = await load(`${hlsUrl}${path}`, connections, seconds, servers.nagareCpu);
   const onMainPort = (await snapshot(server.url, playlistPath))[resource];
-  const nagareMainPort = await runLoad(
+  const nagareMainPort = await load(
     `${server.url}${onMainPort.path}`,
     connections,
     seconds,
@@ -206,7 +215,7 @@ async function compare(servers: Servers, resource: Resource): Promise<Comparison
   const nginxUrl = `http://127.0.0.1:${nginx.port}${forNginx.path}`;
   if (!(await fetchBytes(nginxUrl)).equals(forNginx.bytes))
     throw new Error(`nginx does not serve Nagare's ${forNginx.path}`);
-  const reference = await runLoad(nginxUrl, connections, seconds, servers.nginxCpu);
+  const reference = await load(nginxUrl, connections, seconds, servers.nginxCpu);
   const ratioOf = (figures: LoadFigures): number =>
     Number((figures.requestsPerSecond / reference.requestsPerSecond).toFixed(2));
   const ratio = ratioOf(nagare);
@@ -251,7 +260,7 @@ const describeLoad = (label: string, f: LoadFigures): string =>
   `  ${label.padEnd(7)} ${String(f.requestsPerSecond).padStart(7)} req/s  p50 ${f.latencyMs.p50} ms  p99 ` +
   `${f.latencyMs.p99} ms  ${f.throughputMBps} MB/s  errors ${f.errors + f.timeouts}  non-2xx ${f.non2xx}  ` +
   `server ${f.serverCores} cores (idle ${f.serverIdleCores}; ${f.requestsPerServerCpuSecond ?? 'n/a'} req per CPU-s ` +
-  `above idle)  autocannon ${f.loadGeneratorCores} cores`;
+  `above idle)  generator ${f.loadGeneratorCores} cores`;
 
 interface ChannelFigures {
   rtpPacketsSent: number;
@@ -260,15 +269,14 @@ interface ChannelFigures {
   audioPacketsLost: number | null;
 }
 
-function print(
-  comparisons: Record<Resource, MedianComparison>,
-  blocking: BlockingFigures,
-  channel: ChannelFigures,
+function printComparisons(
+  generator: Generator,
+  comparisons: Partial<Record<Resource, MedianComparison>>,
 ): void {
   console.log(
-    `\nOrigin under load: ${connections} connections, ${seconds} s each, autocannon in its own process; ` +
-      `the median of ${rounds} rounds. Nagare: the HLS port (--hls-port, ${hlsWorkers} worker threads); ` +
-      'main: the same server on its main port (HLS from the main thread, as without --hls-port)',
+    `\nOrigin under load, ${generator}: ${connections} connections, ${seconds} s each; the median of ${rounds} ` +
+      `rounds. Nagare: the HLS port (--hls-port, ${hlsWorkers} worker threads); main: the same server on its ` +
+      'main port (HLS from the main thread, as without --hls-port)',
   );
   for (const [resource, c] of Object.entries(comparisons)) {
     console.log(`${resource} ${c.path} (${c.bytes} B)`);
@@ -284,6 +292,16 @@ function print(
     );
     console.log(`  every round, req/s of Nagare / main / nginx (ratio): ${rows.join('; ')}`);
   }
+}
+
+function print(
+  comparisons: Record<Resource, MedianComparison>,
+  wrkComparisons: Record<(typeof wrkResources)[number], MedianComparison>,
+  blocking: BlockingFigures,
+  channel: ChannelFigures,
+): void {
+  printComparisons('autocannon', comparisons);
+  printComparisons('wrk', wrkComparisons);
   const b = blocking;
   console.log(`\n${b.requests} blocking playlist requests for part ${b.target}, one connection each`);
   console.log(
@@ -309,6 +327,7 @@ function print(
 }
 
 ensureNginx();
+ensureWrk();
 const cleanup: (() => Promise<unknown>)[] = [];
 try {
   const dataDir = await mkdtemp(join(tmpdir(), 'nagare-bench-origin-'));
@@ -350,14 +369,17 @@ try {
 
   await sleep(settleMs);
   const runs: Record<Resource, Comparison[]> = { segment: [], part: [], playlist: [] };
+  const wrkRuns: Record<(typeof wrkResources)[number], Comparison[]> = { part: [], playlist: [] };
   for (let round = 0; round < rounds; round += 1) {
-    for (const resource of resources) runs[resource].push(await compare(servers, resource));
+    for (const resource of resources) runs[resource].push(await compare(servers, resource, 'autocannon'));
+    for (const resource of wrkResources) wrkRuns[resource].push(await compare(servers, resource, 'wrk'));
   }
   const comparisons = {
     segment: medianRound(runs.segment),
     part: medianRound(runs.part),
     playlist: medianRound(runs.playlist),
   };
+  const wrkComparisons = { part: medianRound(wrkRuns.part), playlist: medianRound(wrkRuns.playlist) };
   const ingest = await scrapeMetrics(server.url);
   const channel: ChannelFigures = {
     rtpPacketsSent: publisher.sent,
@@ -375,10 +397,11 @@ try {
     hlsWorkers,
     nginx: { version: nginxVersion(), workerProcesses: 'auto' },
     load: comparisons,
+    loadWrk: wrkComparisons,
     blocking,
     channel,
   };
-  print(comparisons, blocking, channel);
+  print(comparisons, wrkComparisons, blocking, channel);
   console.log(`\nwritten: ${writeResults('origin', figures, { programs: { nginx: ['-v'] } })}`);
 } finally {
   for (const step of cleanup.reverse())
