@@ -14,16 +14,16 @@
  * 1. Requests per second and latency: for the newest complete segment, the newest part and the media playlist
  *    (plain GET), the bench fetches all three from Nagare at one moment and writes the same bytes into nginx's
  *    directory under the same paths; then autocannon (`connections` keep-alive connections, `seconds` each) loads
- *    Nagare's HLS port, its main port, then nginx. A fresh snapshot is taken before each load, so the segment is
- *    still in Nagare's window of 8 segments (16 s) while it is loaded (the sizes differ a little from one to the
- *    next: each is the newest segment or part of its moment). Nagare's playlist is live (it changes as parts come); nginx's is the
+ *    Nagare's HLS port and nginx, then Nagare's main port: by then the segment or part has left Nagare's window of
+ *    8 segments (16 s), so the main port serves the one of its window closest in size. A fresh snapshot is taken
+ *    for each resource. Nagare's playlist is live (it changes as parts come); nginx's is the
  *    snapshot. nginx: `worker_processes auto` (2 workers on 2 cores, as Debian configures it), sendfile, no access
  *    log (bench/origin/nginx.ts). autocannon runs in a process of its own but on the same cores as the servers:
  *    the same generator against both, so the ratio is fair; but it is one JavaScript thread, and on large bodies
  *    it can be the limit rather than the server: its CPU is printed, and when it is near a core or both servers
  *    answer at about the same rate, the generator was the limit. So each server's CPU above its idle (sampled for
  *    3 s at the start; Nagare's process also mixes the channel) is printed too, and the requests per CPU-second
- *    of it: the servers' efficiency, whoever was the limit. Then the part and the playlist again with wrk
+ *    of it: the servers' efficiency, whoever was the limit. Then all three again with wrk
  *    (Debian's, in C, two threads), which needs far less CPU per request: nginx then answers several times what
  *    it answers to autocannon, and the ratio shows what the servers themselves can do on the cores left to them.
  *    Target: Nagare ≥ 0.8 × nginx in requests per second.
@@ -140,13 +140,45 @@ async function snapshot(
   };
 }
 
+/**
+ * The playlist, or the segment or part of its window closest in size to `bytes` (the resource loaded before it has
+ * left the window by then).
+ */
+async function similar(
+  baseUrl: string,
+  playlistPath: string,
+  resource: Resource,
+  bytes: number,
+): Promise<{ path: string; bytes: Buffer }> {
+  const playlist = await fetchBytes(`${baseUrl}${playlistPath}`);
+  if (resource === 'playlist') return { path: playlistPath, bytes: playlist };
+  const dir = playlistPath.slice(0, playlistPath.lastIndexOf('/') + 1);
+  const lines = playlist.toString('utf8').split('\n');
+  const uris =
+    resource === 'segment'
+      ? lines.filter((line) => /^\d+\.m4s$/.test(line))
+      : lines.flatMap((line) =>
+          line.startsWith('#EXT-X-PART:') ? [/URI="([^"]+)"/.exec(line)?.[1] ?? ''] : [],
+        );
+  let best: { path: string; bytes: Buffer } | undefined;
+  for (const uri of uris) {
+    const candidate = { path: `${dir}${uri}`, bytes: await fetchBytes(`${baseUrl}${dir}${uri}`) };
+    if (best === undefined || Math.abs(candidate.bytes.length - bytes) < Math.abs(best.bytes.length - bytes))
+      best = candidate;
+  }
+  if (best === undefined) throw new Error(`no ${resource} listed:\n${playlist.toString('utf8')}`);
+  return best;
+}
+
 interface Comparison {
   path: string;
   bytes: number;
   /** On the HLS port, served by the HLS workers. */
   nagare: LoadFigures;
-  /** On the main port, served by the main thread (Nagare without --hls-port). */
+  /** On the main port, served by the main thread (Nagare without --hls-port): of `mainPortPath`. */
   nagareMainPort: LoadFigures;
+  mainPortPath: string;
+  mainPortBytes: number;
   nginx: LoadFigures;
   /** Nagare's requests per second (HLS port) over nginx's. */
   ratio: number;
@@ -192,30 +224,28 @@ interface Servers {
 
 type Generator = 'autocannon' | 'wrk';
 const generators = { autocannon: runLoad, wrk: runWrk } as const;
-/** Loaded with wrk as well: a segment is limited by the loopback copy for any generator. */
-const wrkResources = ['part', 'playlist'] as const;
 
 async function compare(servers: Servers, resource: Resource, generator: Generator): Promise<Comparison> {
   const load = generators[generator];
   const { nagare: server, hlsUrl, nginx, playlistPath } = servers;
-  // The newest of each, taken afresh before each load: a segment taken before all three would have left Nagare's
-  // window before the third.
-  const { path, bytes } = (await snapshot(hlsUrl, playlistPath))[resource];
+  // Nagare's HLS port and nginx serve the same bytes; a segment is at most 2 s old when taken, and a load takes
+  // `seconds`, so it is still in Nagare's window (16 s) when the HLS port is loaded.
+  const files = await snapshot(hlsUrl, playlistPath);
+  for (const file of Object.values(files)) await nginx.put(file.path, file.bytes);
+  const { path, bytes } = files[resource];
+  const nginxUrl = `http://127.0.0.1:${nginx.port}${path}`;
+  if (!(await fetchBytes(nginxUrl)).equals(bytes)) throw new Error(`nginx does not serve Nagare's ${path}`);
   const nagare = await load(`${hlsUrl}${path}`, connections, seconds, servers.nagareCpu);
-  const onMainPort = (await snapshot(server.url, playlistPath))[resource];
+  const reference = await load(nginxUrl, connections, seconds, servers.nginxCpu);
+  // By now that segment or part may have left the window: the main port is loaded with the one of the window
+  // closest to it in size (parts range from a few kB to tens).
+  const onMainPort = await similar(server.url, playlistPath, resource, bytes.length);
   const nagareMainPort = await load(
     `${server.url}${onMainPort.path}`,
     connections,
     seconds,
     servers.nagareCpu,
   );
-  const files = await snapshot(hlsUrl, playlistPath);
-  for (const file of Object.values(files)) await nginx.put(file.path, file.bytes);
-  const forNginx = files[resource];
-  const nginxUrl = `http://127.0.0.1:${nginx.port}${forNginx.path}`;
-  if (!(await fetchBytes(nginxUrl)).equals(forNginx.bytes))
-    throw new Error(`nginx does not serve Nagare's ${forNginx.path}`);
-  const reference = await load(nginxUrl, connections, seconds, servers.nginxCpu);
   const ratioOf = (figures: LoadFigures): number =>
     Number((figures.requestsPerSecond / reference.requestsPerSecond).toFixed(2));
   const ratio = ratioOf(nagare);
@@ -226,6 +256,8 @@ async function compare(servers: Servers, resource: Resource, generator: Generato
   return {
     path,
     bytes: bytes.length,
+    mainPortPath: onMainPort.path,
+    mainPortBytes: onMainPort.bytes.length,
     nagare,
     nagareMainPort,
     nginx: reference,
@@ -281,7 +313,7 @@ function printComparisons(
   for (const [resource, c] of Object.entries(comparisons)) {
     console.log(`${resource} ${c.path} (${c.bytes} B)`);
     console.log(describeLoad('Nagare', c.nagare));
-    console.log(describeLoad('main', c.nagareMainPort));
+    console.log(`${describeLoad('main', c.nagareMainPort)}  (${c.mainPortBytes} B)`);
     console.log(describeLoad('nginx', c.nginx));
     console.log(
       `  Nagare / nginx = ${c.ratio} (target ≥ ${target}: ${c.met ? 'met' : 'NOT met'}); ` +
@@ -296,7 +328,7 @@ function printComparisons(
 
 function print(
   comparisons: Record<Resource, MedianComparison>,
-  wrkComparisons: Record<(typeof wrkResources)[number], MedianComparison>,
+  wrkComparisons: Record<Resource, MedianComparison>,
   blocking: BlockingFigures,
   channel: ChannelFigures,
 ): void {
@@ -369,17 +401,21 @@ try {
 
   await sleep(settleMs);
   const runs: Record<Resource, Comparison[]> = { segment: [], part: [], playlist: [] };
-  const wrkRuns: Record<(typeof wrkResources)[number], Comparison[]> = { part: [], playlist: [] };
+  const wrkRuns: Record<Resource, Comparison[]> = { segment: [], part: [], playlist: [] };
   for (let round = 0; round < rounds; round += 1) {
     for (const resource of resources) runs[resource].push(await compare(servers, resource, 'autocannon'));
-    for (const resource of wrkResources) wrkRuns[resource].push(await compare(servers, resource, 'wrk'));
+    for (const resource of resources) wrkRuns[resource].push(await compare(servers, resource, 'wrk'));
   }
   const comparisons = {
     segment: medianRound(runs.segment),
     part: medianRound(runs.part),
     playlist: medianRound(runs.playlist),
   };
-  const wrkComparisons = { part: medianRound(wrkRuns.part), playlist: medianRound(wrkRuns.playlist) };
+  const wrkComparisons = {
+    segment: medianRound(wrkRuns.segment),
+    part: medianRound(wrkRuns.part),
+    playlist: medianRound(wrkRuns.playlist),
+  };
   const ingest = await scrapeMetrics(server.url);
   const channel: ChannelFigures = {
     rtpPacketsSent: publisher.sent,
