@@ -424,7 +424,7 @@ export const optionSpecs: readonly OptionSpec[] = [
     env: 'NAGARE_MAX_HLS_REQUESTS',
     valueName: 'N',
     description:
-      'HLS requests in progress at once, blocking ones included (about 25 KB each while held); more are answered 503 with Retry-After',
+      'HLS requests in progress at once, blocking ones included (about 25 KB each while held); more are answered 503 with Retry-After (with --hls-port: each worker its share, the main port as many again)',
     defaultText: '20000',
     parse: parseIntegerIn(1, 10_000_000),
   },
