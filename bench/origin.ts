@@ -141,8 +141,8 @@ async function snapshot(
 }
 
 /**
- * The playlist, or the segment or part of its window closest in size to `bytes` (the resource loaded before it has
- * left the window by then).
+ * The playlist, or the segment or part among the newest closest in size to `bytes` (the resource loaded before it
+ * has left the window by then).
  */
 async function similar(
   baseUrl: string,
@@ -154,9 +154,11 @@ async function similar(
   if (resource === 'playlist') return { path: playlistPath, bytes: playlist };
   const dir = playlistPath.slice(0, playlistPath.lastIndexOf('/') + 1);
   const lines = playlist.toString('utf8').split('\n');
+  // Only the newest: an older one would leave the window while it is loaded (404s). Parts are listed for the
+  // last three segments only.
   const uris =
     resource === 'segment'
-      ? lines.filter((line) => /^\d+\.m4s$/.test(line))
+      ? lines.filter((line) => /^\d+\.m4s$/.test(line)).slice(-3)
       : lines.flatMap((line) =>
           line.startsWith('#EXT-X-PART:') ? [/URI="([^"]+)"/.exec(line)?.[1] ?? ''] : [],
         );
