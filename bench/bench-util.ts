@@ -1,8 +1,9 @@
 /**
  * What the media benchmarks share: the captured Chromium publisher looped to any length, CPU time of a process
- * from /proc, percentiles.
+ * from /proc, percentiles, Debian packages installed when missing.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
 import { ingestCapture } from '../test/helpers/replay-source.ts';
 
@@ -48,3 +49,12 @@ export const percentile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
+
+/** Installs Debian's package `name` when `program` is missing (needs root, as apt-get does). */
+export function ensureDebianPackage(program: string, name: string): void {
+  if (existsSync(program)) return;
+  console.error(`installing: ${name}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', name], { stdio: 'inherit', env });
+}

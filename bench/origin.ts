@@ -297,6 +297,8 @@ const describeLoad = (label: string, f: LoadFigures): string =>
   `above idle)  generator ${f.loadGeneratorCores} cores`;
 
 interface ChannelFigures {
+  /** From the publisher's start to the end of the loads. */
+  seconds: number;
   rtpPacketsSent: number;
   videoFramesIngested: number | null;
   videoPacketsLost: number | null;
@@ -355,8 +357,10 @@ function print(
       `from it to the last answer ${b.firstToLastMs} ms (p50 ${b.answerMs?.p50} ms, p99 ${b.answerMs?.p99} ms)`,
   );
   console.log(
-    `\nThe channel meanwhile: ${channel.rtpPacketsSent} RTP packets sent, ${channel.videoFramesIngested} video ` +
-      `frames ingested, ${channel.videoPacketsLost} video and ${channel.audioPacketsLost} audio packets lost`,
+    `\nThe channel meanwhile (${channel.seconds} s): ${channel.rtpPacketsSent} RTP packets sent, ` +
+      `${channel.videoFramesIngested} video frames ingested (the capture has about 30 a second; fewer when the ` +
+      `load starved the publisher, which shares the cores), ${channel.videoPacketsLost} video and ` +
+      `${channel.audioPacketsLost} audio packets lost`,
   );
 }
 
@@ -377,6 +381,7 @@ try {
     playlist_url: string;
   };
   const publisher = await startReplayPublisher(`${server.url.replace('http', 'ws')}/signaling`, channelId);
+  const publishedAt = performance.now();
   cleanup.push(() => publisher.close());
   const hlsUrl = new URL(playlistUrl).origin;
   const playlistPath = await livePlaylist(hlsUrl, playlistUrl);
@@ -420,6 +425,7 @@ try {
   };
   const ingest = await scrapeMetrics(server.url);
   const channel: ChannelFigures = {
+    seconds: Math.round((performance.now() - publishedAt) / 1000),
     rtpPacketsSent: publisher.sent,
     videoFramesIngested: ingest.get('nagare_frames_total{kind="video"}') ?? null,
     videoPacketsLost: ingest.get('nagare_rtp_lost_packets_total{kind="video"}') ?? null,

@@ -2,7 +2,7 @@
  * NagareServer: the whole server in one object. It owns the store, the channel registry and the HTTP
  * server (API, health, later signaling and HLS), starts them in order and closes them in reverse.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ApiHandler } from './api/api-handler.ts';
 import { TokenAuthenticator } from './api/token-authenticator.ts';
@@ -21,6 +21,7 @@ import { loopStalls } from './lib/loop-stalls.ts';
 import { MediaManager } from './media/media-manager.ts';
 import { mediaOptionsOf } from './media/hls-output.ts';
 import { WebPages } from './http/web-pages.ts';
+import { createHttpServer } from './http/http-server.ts';
 import { createMetrics, type OriginFigures } from './http/metrics.ts';
 import type { Registry } from 'prom-client';
 import { addCounters, HlsOrigin } from './origin/hls-origin.ts';
@@ -278,19 +279,12 @@ export class NagareServer {
       },
     });
 
-    const http = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
-    // A viewer that stops reading mid-answer is let go after a minute of no progress (a blocking playlist request
-    // waits at most 3 target durations, 30 s; WebSockets clear this timeout when they upgrade).
-    http.timeout = 60_000;
+    const http = createHttpServer();
     http.on('request', (req: IncomingMessage, res: ServerResponse) => {
       void this.#route(req, res, api, origin);
     });
     http.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
       signaling.handleUpgrade(req, socket, head);
-    });
-    http.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
     });
     this.#http = http;
     await new Promise<void>((resolve, reject) => {

@@ -4,11 +4,10 @@
  * bench/origin/autocannon-child.ts; one JavaScript thread), or wrk (Debian's, in C, one thread per core), which
  * needs far less CPU per request and so leaves more of the shared cores to the server.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import type { Result } from 'autocannon';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuMsOf } from '../bench-util.ts';
+import { cpuMsOf, ensureDebianPackage } from '../bench-util.ts';
 
 const childScript = new URL('./autocannon-child.ts', import.meta.url).pathname;
 
@@ -83,13 +82,10 @@ export async function runLoad(
 
 export const wrkPath = '/usr/bin/wrk';
 
-/** Installs Debian's wrk package when it is missing (needs root, as apt-get does). */
-export function ensureWrk(): void {
-  if (existsSync(wrkPath)) return;
-  console.error('installing: wrk');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit', env });
-}
+/** Installs Debian's wrk package when it is missing. */
+export const ensureWrk = (): void => {
+  ensureDebianPackage(wrkPath, 'wrk');
+};
 
 /** wrk's "1.23ms", "850.00us", "1.02s" in milliseconds. */
 function wrkMs(text: string): number {

@@ -5,13 +5,14 @@
  * `tcp_nopush` on as in Debian's default, no access log; the same Content-Type, Cache-Control and CORS headers
  * as Nagare's origin, so both send comparable answers.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureDebianPackage } from '../bench-util.ts';
 
 export const nginxPath = '/usr/sbin/nginx';
 /** Connections each worker may hold: room for any `connections` argument the benchmark is given. */
@@ -19,14 +20,10 @@ const workerConnections = 4096;
 const startTimeoutMs = 5000;
 const stopTimeoutMs = 5000;
 
-/** Installs Debian's nginx package when it is missing (needs root, as apt-get does). */
-export function ensureNginx(): void {
-  if (existsSync(nginxPath)) return;
-  console.error('installing: nginx');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', 'nginx'], { stdio: 'inherit', env });
-}
+/** Installs Debian's nginx package when it is missing. */
+export const ensureNginx = (): void => {
+  ensureDebianPackage(nginxPath, 'nginx');
+};
 
 export interface Nginx {
   readonly port: number;

@@ -3,11 +3,12 @@
  * over copies of the playlists, kept in step by the main thread's messages. Anything but an HLS path is 404; a
  * request that fails is answered 500 and reported to the main thread, which logs it.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HlsVariant } from '../channel/channel-spec.ts';
 import { NagareError, toHttpError } from '../errors.ts';
 import { VariantPackager } from '../hls/variant-packager.ts';
+import { createHttpServer } from '../http/http-server.ts';
 import { requestPath, requestQuery } from '../http/request-path.ts';
 import { sendJson } from '../http/respond.ts';
 import { RequestIds } from '../lib/request-ids.ts';
@@ -96,16 +97,9 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   }
 }
 
-// The main server's timeouts: a blocking request waits at most 3 target durations; a viewer that stops reading
-// mid-answer is let go after a minute of no progress.
-const http = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
-http.timeout = 60_000;
+const http = createHttpServer();
 http.on('request', (req: IncomingMessage, res: ServerResponse) => {
   void route(req, res);
-});
-http.on('clientError', (_err, socket) => {
-  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-  else socket.destroy();
 });
 const timer = setInterval(report, reportEveryMs);
 
