@@ -1,7 +1,9 @@
 /**
  * WebRTC in, HLS out, as users run it: sora-js-sdk publishes from Chromium to a channel with two variants, hls.js
  * in Chromium plays its playlist_url, ffprobe sees exactly the sizes asked for, and killing the encoder does not
- * stop playback for long.
+ * stop playback for long. The server serves HLS on a port of its own (`--hls-port`), from its worker threads: the
+ * playlist_url points there, so everything here is played from the workers' copies (the other browser tests play
+ * from the main port).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -34,13 +36,18 @@ const variants = [
 ];
 
 describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout: 180_000 }, () => {
-  const env = useE2eEnvironment({ partSeconds: 0.5 });
+  const env = useE2eEnvironment({ partSeconds: 0.5, hlsPort: 0, hlsWorkers: 2 });
   let viewer: Page | undefined;
   let playlistUrl = '';
 
   before(async () => {
     const created = await env.newChannelWithPlaylist(variants);
     playlistUrl = created.playlistUrl;
+    assert.equal(
+      new URL(playlistUrl).port,
+      String(env.server.server.hlsPort),
+      'the playlist is on the HLS port',
+    );
     const channelId = created.channelId;
     const publisher = await env.client();
     const result = await publisher.connect({ signalingUrl: env.signalingUrl(), channelId, role: 'sendonly' });
