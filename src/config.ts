@@ -596,6 +596,9 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
     const raw = values[spec.flag];
     if (raw !== undefined) applyLayer(config, spec, raw, `--${spec.flag}`);
   }
+  if (config.hlsPort !== undefined && config.hlsPort !== 0 && config.hlsPort === config.port) {
+    throw new ConfigError(`--hls-port must differ from --port (both ${config.port})`);
+  }
   return { kind: 'config', config: Object.freeze(config) };
 }
 

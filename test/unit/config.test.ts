@@ -184,6 +184,11 @@ describe('loadConfig', () => {
     ],
     ['--hls-workers 0', () => load(['--hls-workers', '0']), '--hls-workers must be an integer from 1 to 256'],
     [
+      'the HLS port equal to the main port',
+      () => load(['--hls-port', '5000'], { NAGARE_PORT: '5000' }),
+      '--hls-port must differ from --port (both 5000)',
+    ],
+    [
       'an hls public url with a query',
       () => load([], { NAGARE_HLS_PUBLIC_URL: 'https://hls.example.com/?a=1' }),
       'NAGARE_HLS_PUBLIC_URL must be an http or https URL without query or fragment',
