@@ -84,7 +84,10 @@ export interface OriginCounters {
   lastRuleViolation: string | undefined;
 }
 
-export const emptyCounters = (): OriginCounters => ({
+/** OriginCounters as their owner keeps them, to count in. */
+type CountersRecord = Omit<OriginCounters, 'requests'> & { requests: Record<HlsResource['type'], number> };
+
+export const emptyCounters = (): CountersRecord => ({
   requests: { multivariant: 0, media: 0, init: 0, segment: 0, part: 0, 'ts-media': 0, 'ts-segment': 0 },
   bytes: 0,
   refused: 0,
@@ -110,17 +113,12 @@ export class HlsOrigin {
   readonly #deps: HlsOriginDeps;
   /** Requests waiting on a playlist or part right now. */
   #waiting = 0;
-  /** Requests refused because `maxRequests` were in progress. */
-  #refused = 0;
-  /** Answered requests by resource, and bytes of media and playlists served: for /metrics. */
-  readonly #counters = {
-    requests: { multivariant: 0, media: 0, init: 0, segment: 0, part: 0, 'ts-media': 0, 'ts-segment': 0 },
-    bytes: 0,
-    /** Media playlists that broke a rule of RFC 8216bis and were served anyway (see #checkedOrNot). */
-    ruleViolations: 0,
-  };
-  /** The last rule a media playlist broke, with the field it names. */
-  #lastRuleViolation: string | undefined;
+  /**
+   * Answered requests by resource, bytes of media and playlists served, requests refused because `maxRequests`
+   * were in progress, media playlists that broke a rule of RFC 8216bis and were served anyway (see
+   * #checkedOrNot) and the last rule broken: for /metrics.
+   */
+  readonly #counters: CountersRecord = emptyCounters();
   readonly #ts = new TsSegments();
   /**
    * Media playlists as last rendered, per stream and kind, with the packagers' revisions they were rendered at: a
@@ -138,13 +136,7 @@ export class HlsOrigin {
   }
 
   counters(): OriginCounters {
-    return {
-      requests: { ...this.#counters.requests },
-      bytes: this.#counters.bytes,
-      refused: this.#refused,
-      ruleViolations: this.#counters.ruleViolations,
-      lastRuleViolation: this.#lastRuleViolation,
-    };
+    return { ...this.#counters, requests: { ...this.#counters.requests } };
   }
 
   /** Handles GET/HEAD/OPTIONS under /hls/; false when the path is not an HLS path. */
@@ -170,7 +162,7 @@ export class HlsOrigin {
       return true;
     }
     if (this.#waiting >= (this.#deps.maxRequests ?? Infinity)) {
-      this.#refused += 1;
+      this.#counters.refused += 1;
       res.setHeader('Retry-After', '1');
       unavailable(res, 'too many HLS requests in progress; retry');
       return true;
@@ -334,7 +326,7 @@ export class HlsOrigin {
     } catch (err) {
       if (!(err instanceof PlaylistRuleError)) throw err;
       this.#counters.ruleViolations += 1;
-      this.#lastRuleViolation = err.message;
+      this.#counters.lastRuleViolation = err.message;
       return render(false);
     }
   }

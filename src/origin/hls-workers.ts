@@ -144,7 +144,7 @@ export class HlsWorkers {
       }),
     );
     this.#streams.set(stream.playlistId, { stream, offOps });
-    for (const slot of this.#slots) if (slot !== undefined) slot.worker.postMessage(openMessage(stream));
+    this.#broadcast(openMessage(stream));
   }
 
   /** The workers no longer serve `stream` (nor anything, if another run of its playlist has replaced it). */

@@ -98,7 +98,7 @@ export async function startReplayPublisher(
             channel_id: channelId,
             audio: true,
             video: { codec_type: 'H264' },
-            sora_client: 'nagare bench/origin',
+            sora_client: 'nagare replay publisher',
           }),
         );
       });

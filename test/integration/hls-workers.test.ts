@@ -82,6 +82,23 @@ async function startPool(workers = 2, port = 0): Promise<HlsWorkers> {
 
 const rendered = (playlist: Playlist): string => renderMediaFor(playlist, 0, false);
 
+/** A playlist with its first `fragments` fragments, served by a new pool of two workers. */
+async function served(fragments: number): Promise<{ playlist: Playlist; pool: HlsWorkers }> {
+  const playlist = newPlaylist();
+  playlist.add(fragments);
+  const pool = await startPool();
+  pool.add(playlist);
+  return { playlist, pool };
+}
+
+/** Waits until the workers answer the media playlist as the main thread renders it now. */
+async function untilListed(pool: HlsWorkers, playlist: Playlist, what: string): Promise<void> {
+  await eventually(
+    async () => (await request(pool.port, `${playlist.media}index.m3u8`)).text === rendered(playlist),
+    what,
+  );
+}
+
 async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
   const deadline = performance.now() + 5000;
   while (!(await check())) {
@@ -124,18 +141,12 @@ test('a playlist added mid-stream is served by the workers as the main thread ho
   pool.add(playlist);
   await assertServedAsHeld(pool, playlist);
   playlist.add(5);
-  await eventually(
-    async () => (await request(pool.port, `${playlist.media}index.m3u8`)).text === rendered(playlist),
-    'the workers to list the new parts',
-  );
+  await untilListed(pool, playlist, 'the workers to list the new parts');
   await assertServedAsHeld(pool, playlist);
 });
 
 test('a worker holds a blocking playlist request until the main thread adds the part', async () => {
-  const playlist = newPlaylist();
-  playlist.add(5);
-  const pool = await startPool();
-  pool.add(playlist);
+  const { playlist, pool } = await served(5);
   const next = playlist.packager.nextPart;
   assert.ok(next !== undefined);
   let answered = false;
@@ -159,10 +170,7 @@ test('a new encoder generation (a discontinuity and a second init) reaches the w
   playlist.packager.setInit(stream.init.bytes, stream.init.info, 2.5);
   playlist.added = 0;
   playlist.add(6);
-  await eventually(
-    async () => (await request(pool.port, `${playlist.media}index.m3u8`)).text === rendered(playlist),
-    'the workers to list the second generation',
-  );
+  await untilListed(pool, playlist, 'the workers to list the second generation');
   assert.match(rendered(playlist), /#EXT-X-DISCONTINUITY\n/);
   const init = await request(pool.port, `${playlist.media}init2.mp4`);
   assert.equal(init.status, 200);
@@ -171,10 +179,7 @@ test('a new encoder generation (a discontinuity and a second init) reaches the w
 });
 
 test("what the workers answer is counted, and their viewers counted in the playlist's audience", async () => {
-  const playlist = newPlaylist();
-  playlist.add(5);
-  const pool = await startPool();
-  pool.add(playlist);
+  const { playlist, pool } = await served(5);
   const before = pool.counters();
   const answers: Answer[] = [];
   for (let i = 0; i < 10; i += 1) answers.push(await request(pool.port, `${playlist.media}index.m3u8`));
@@ -187,10 +192,7 @@ test("what the workers answer is counted, and their viewers counted in the playl
 });
 
 test('bad requests to a worker: 404, 400 and 405 in the API error shape, and the workers go on', async () => {
-  const playlist = newPlaylist();
-  playlist.add(5);
-  const pool = await startPool();
-  pool.add(playlist);
+  const { playlist, pool } = await served(5);
   const cases: [string, number, string, string?][] = [
     ['/', 404, 'NotFound'],
     ['/metrics', 404, 'NotFound'],
@@ -238,10 +240,7 @@ test('a removed playlist is gone from the workers; a new run of it replaces the 
 });
 
 test('a worker that dies is started again and serves every playlist; what it had reported stays counted', async () => {
-  const playlist = newPlaylist();
-  playlist.add(5);
-  const pool = await startPool();
-  pool.add(playlist);
+  const { playlist, pool } = await served(5);
   for (let i = 0; i < 6; i += 1) await request(pool.port, `${playlist.media}index.m3u8`);
   await eventually(() => pool.counters().requests.media === 6, 'the counts');
   await pool.terminateWorker(0);
@@ -257,10 +256,7 @@ test('a worker that dies is started again and serves every playlist; what it had
 });
 
 test('the end of a playlist releases the requests the workers hold, with EXT-X-ENDLIST', async () => {
-  const playlist = newPlaylist();
-  playlist.add(5);
-  const pool = await startPool();
-  pool.add(playlist);
+  const { playlist, pool } = await served(5);
   const next = playlist.packager.nextPart;
   assert.ok(next !== undefined);
   const answer = request(pool.port, `${playlist.media}index.m3u8?_HLS_msn=${next[0] + 1}`);
