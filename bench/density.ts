@@ -224,7 +224,15 @@ function valueAfter(args: readonly string[], flag: string): string {
  */
 function bareArgs(input: string): string[] {
   const { width, height, fps } = variant.video;
-  const decoding = decoderArgs({ hasVideo: true, hasAudio: true, startSeconds: 0, width, height, fps });
+  const decoding = decoderArgs({
+    hasVideo: true,
+    hasAudio: true,
+    startSeconds: 0,
+    width,
+    height,
+    fps,
+    videoSocket: '',
+  });
   const encoding = encoderArgs({
     variants: [variant],
     partSeconds: media.partSeconds,

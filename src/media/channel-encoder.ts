@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { HlsVariant } from '../channel/channel-spec.ts';
 import { matroskaFrame, matroskaFrameParts, matroskaHeader } from '../container/matroska-writer.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
+import { holdPicture, releasePicture } from './picture-pool.ts';
 import { RestartBackoff } from './restart-backoff.ts';
 import { audioChannels, encoderArgs, type Canvas } from './media-args.ts';
 import type { MixedTick } from './mixer.ts';
@@ -86,8 +87,14 @@ export class ChannelEncoder {
       this.#stats.picturesDropped += 1;
       mediaCounters.encoderPicturesDropped += 1;
     } else {
-      // Headers and picture as two writes: the picture (460 kB at 640x480) is queued, not copied.
-      for (const part of matroskaFrameParts(1, tick.timeMs, true, tick.video)) stdin.write(part);
+      // Headers and picture as two writes: the picture (460 kB at 640x480) is queued, not copied, and held until
+      // written (or the pipe is gone).
+      const [header, picture] = matroskaFrameParts(1, tick.timeMs, true, tick.video);
+      stdin.write(header);
+      holdPicture(picture);
+      stdin.write(picture, () => {
+        releasePicture(picture);
+      });
     }
     stdin.write(
       matroskaFrame(

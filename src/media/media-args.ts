@@ -26,6 +26,8 @@ export interface DecoderArgsInput {
   width: number;
   height: number;
   fps: number;
+  /** Where the pictures go: a unix socket path the decoder listens on (raw-frames.ts reads it). */
+  videoSocket: string;
 }
 
 /**
@@ -54,7 +56,17 @@ export function decoderArgs(input: DecoderArgsInput): string[] {
       // Rounding down puts output frame i at floor(first × fps)/fps + i/fps, which is `startSeconds`.
       `fps=fps=${fps}:round=down`,
     ];
-    args.push('-map', '0:v:0', '-vf', filters.join(','), '-f', 'rawvideo', 'pipe:1');
+    args.push(
+      '-map',
+      '0:v:0',
+      '-vf',
+      filters.join(','),
+      '-f',
+      'rawvideo',
+      '-listen',
+      '1',
+      `unix:${input.videoSocket}`,
+    );
   }
   if (input.hasAudio) {
     const firstSample = Math.round(input.startSeconds * sampleRate);

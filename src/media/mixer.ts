@@ -13,6 +13,7 @@ import type { Layout } from '../channel/channel-spec.ts';
 import { monotonicMs } from '../lib/clock.ts';
 import { AudioLimiter, type LimiterStats } from './audio-limiter.ts';
 import { black, drawPlaceholder, drawScaled, fillRect, solidPicture, type Picture } from './i420.ts';
+import { holdPicture, PicturePool, releasePicture } from './picture-pool.ts';
 import { fitInto, layoutTiles, orderSources } from './layout.ts';
 import type { DecodedAudio, DecodedVideo, DecoderSink } from './publisher-decoder.ts';
 import { audioChannels, sampleRate, type Canvas } from './media-args.ts';
@@ -20,7 +21,7 @@ import { audioChannels, sampleRate, type Canvas } from './media-args.ts';
 export interface MixedTick {
   /** Channel time of this picture and of the first audio sample, ms. */
   timeMs: number;
-  /** I420 at canvas size. */
+  /** I420 at canvas size; may be a pool's picture, so whoever keeps it past the call holds it (picture-pool.ts). */
   video: Uint8Array;
   /** Interleaved s16 stereo covering exactly this tick. */
   audio: Int16Array;
@@ -125,11 +126,21 @@ class MixerSource implements DecoderSink {
     // A picture whose tick has passed: the decoder is behind the mixer's delay (shown late, counted).
     if ((frame.timeMs / 1000) * sampleRate < this.#readPosition()) this.latePictures += 1;
     this.#pictureArrivedMs = this.#channelMs();
+    holdPicture(frame.data);
     this.pictures.push(frame);
     if (this.pictures.length > maxQueuedPictures) {
-      this.pictures.shift();
+      const dropped = this.pictures.shift();
+      if (dropped !== undefined) releasePicture(dropped.data);
       this.droppedVideo += 1;
     }
+  }
+
+  /** Lets go of every picture held (the source leaves, or the mixer closes). */
+  releasePictures(): void {
+    for (const picture of this.pictures) releasePicture(picture.data);
+    if (this.current !== undefined) releasePicture(this.current.data);
+    this.pictures = [];
+    this.current = undefined;
   }
 
   audio(chunk: DecodedAudio): void {
@@ -175,6 +186,7 @@ class MixerSource implements DecoderSink {
    */
   pictureAt(timeMs: number, staleMs: number): DecodedVideo | undefined {
     while (this.pictures.length > 0 && (this.pictures[0]?.timeMs ?? Infinity) <= timeMs + 0.5) {
+      if (this.current !== undefined) releasePicture(this.current.data);
       this.current = this.pictures.shift();
     }
     if (this.current === undefined) return undefined;
@@ -209,6 +221,8 @@ export class Mixer {
   readonly #options: MixerOptions;
   readonly #sources = new Map<string, MixerSource>();
   readonly #slate: Uint8Array;
+  /** Composite pictures, held by the encoder's writes in flight. */
+  readonly #composites: PicturePool;
   readonly #now: () => number;
   readonly #limiter = new AudioLimiter(sampleRate);
   #composition: Composition;
@@ -232,6 +246,7 @@ export class Mixer {
     this.#now = options.now ?? monotonicMs;
     const { width, height } = options.canvas;
     this.#slate = solidPicture(width, height, black).data;
+    this.#composites = new PicturePool((width * height * 3) / 2, 4);
   }
 
   /** A decoded publisher joins the picture; returns the sink its decoder writes to. */
@@ -259,6 +274,7 @@ export class Mixer {
       this.#stats.maxAudioDelayMs,
       (source.maxAudioDelaySamples * 1000) / sampleRate,
     );
+    source.releasePictures();
     this.#sources.delete(connectionId);
   }
 
@@ -296,6 +312,7 @@ export class Mixer {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    for (const source of this.#sources.values()) source.releasePictures();
   }
 
   /** The channel time being produced now: the clock behind by the mixer's delay. */
@@ -333,13 +350,16 @@ export class Mixer {
       this.#next += behind;
     }
     while (this.#tickTimeMs(this.#next) <= channelMs) {
-      this.#options.output(this.#tick(this.#next));
+      const { tick, composed } = this.#tick(this.#next);
+      this.#options.output(tick);
+      if (composed) releasePicture(tick.video);
       this.#next += 1;
     }
     this.#schedule();
   }
 
-  #tick(n: number): MixedTick {
+  /** `composed`: the picture was drawn for this tick, held once by the mixer until output() returns. */
+  #tick(n: number): { tick: MixedTick; composed: boolean } {
     const timeMs = this.#tickTimeMs(n);
     const { fps } = this.#options.canvas;
     const firstSample = Math.round((n * sampleRate) / fps);
@@ -351,9 +371,9 @@ export class Mixer {
     );
     // Every source's queue moves on, shown or not.
     const pictures = ordered.map((source) => source.pictureAt(timeMs, this.#options.staleMs));
-    const video =
+    const picture =
       composition.kind === 'single'
-        ? pictures.find((p) => p !== undefined)?.data
+        ? { data: pictures.find((p) => p !== undefined)?.data, drawn: false }
         : this.#compose(composition.layout, pictures);
     const mix = new Int32Array(count * audioChannels);
     for (const source of ordered) source.mixAudio(firstSample, count, mix);
@@ -363,19 +383,26 @@ export class Mixer {
     const shown = composition.kind === 'layout' ? pictures.slice(0, this.#stats.tiles) : pictures;
     const slate = shown.every((p) => p === undefined);
     if (slate) this.#stats.slateTicks += 1;
-    return { timeMs, video: video ?? this.#slate, audio, slate };
+    return { tick: { timeMs, video: picture.data ?? this.#slate, audio, slate }, composed: picture.drawn };
   }
 
-  /** The composite picture; undefined for the slate (nobody publishing). */
-  #compose(layout: Layout, pictures: readonly (DecodedVideo | undefined)[]): Uint8Array | undefined {
+  /**
+   * The composite picture (undefined data for the slate: nobody publishing); `drawn` when it was drawn into a
+   * picture of the mixer's pool, which the caller releases.
+   */
+  #compose(
+    layout: Layout,
+    pictures: readonly (DecodedVideo | undefined)[],
+  ): { data: Uint8Array | undefined; drawn: boolean } {
     const { width, height } = this.#options.canvas;
     const tiles = layoutTiles(layout.type, pictures.length, width, height);
     this.#stats.tiles = tiles.length;
-    if (tiles.length === 0) return undefined;
+    if (tiles.length === 0) return { data: undefined, drawn: false };
     const [only] = pictures;
     // One publisher filling the canvas: its picture is already the canvas, letterboxed.
-    if (tiles.length === 1 && only !== undefined) return only.data;
-    const target: Picture = solidPicture(width, height, black);
+    if (tiles.length === 1 && only !== undefined) return { data: only.data, drawn: false };
+    const target: Picture = { data: this.#composites.take(), width, height };
+    fillRect(target, { x: 0, y: 0, width, height }, black);
     tiles.forEach((tile, index) => {
       const picture = pictures[index];
       if (picture === undefined) {
@@ -386,6 +413,6 @@ export class Mixer {
       if (layout.type === 'pip' && index > 0) fillRect(target, tile, black);
       drawScaled({ data: picture.data, width, height }, target, fitInto(tile, width, height));
     });
-    return target.data;
+    return { data: target.data, drawn: true };
   }
 }

@@ -7,6 +7,10 @@
  * loaded machine: a picture ready to come out for more than `maxLagMs`) has its input video dropped until the
  * next keyframe, counted, so it catches up and stays near live instead of running ever later.
  */
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { mediaCounters } from './media-counters.ts';
 import type { Logger } from 'pino';
 import { matroskaFrame, matroskaHeader, type MatroskaTrack } from '../container/matroska-writer.ts';
@@ -16,12 +20,13 @@ import { DecoderLag } from './decoder-lag.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { RestartBackoff } from './restart-backoff.ts';
 import { audioChannels, decoderArgs, sampleRate, type Canvas } from './media-args.ts';
-import { FixedFrameReader } from './raw-frames.ts';
+import { FixedFrameReader, UnixSocketReader } from './raw-frames.ts';
+import { PicturePool, releasePicture, type PicturePoolStats } from './picture-pool.ts';
 
 export interface DecodedVideo {
   /** Channel time of this frame, ms. */
   timeMs: number;
-  /** I420, canvas size. */
+  /** I420, canvas size; a pool's picture, so a sink that keeps it past the call holds it (picture-pool.ts). */
   data: Uint8Array;
 }
 
@@ -68,6 +73,8 @@ export interface DecoderStats {
   videoDropped: number;
   videoOut: number;
   audioSamplesOut: number;
+  /** The decoder's pictures: how many were allocated, and how often one was reused instead. */
+  pictures: PicturePoolStats;
   lastExit: string | undefined;
 }
 
@@ -80,6 +87,7 @@ export class PublisherDecoder {
     videoDropped: 0,
     videoOut: 0,
     audioSamplesOut: 0,
+    pictures: { allocated: 0, reused: 0, spare: 0 },
     lastExit: undefined,
   };
   #process: FfmpegProcess | undefined;
@@ -91,6 +99,7 @@ export class PublisherDecoder {
   #lastVideoMs = Number.NEGATIVE_INFINITY;
   #lastAudioMs = Number.NEGATIVE_INFINITY;
   readonly #lag: DecoderLag;
+  readonly #pictures: PicturePool;
   #closed = false;
   readonly #backoff = new RestartBackoff([250, 500, 1000, 2000]);
   #restartTimer: NodeJS.Timeout | undefined;
@@ -99,6 +108,7 @@ export class PublisherDecoder {
   constructor(options: PublisherDecoderOptions) {
     this.#options = options;
     this.#lag = new DecoderLag({ frameMs: 1000 / options.canvas.fps });
+    this.#pictures = new PicturePool((options.canvas.width * options.canvas.height * 3) / 2);
   }
 
   start(): void {
@@ -109,7 +119,7 @@ export class PublisherDecoder {
   }
 
   stats(): DecoderStats {
-    return { ...this.#stats };
+    return { ...this.#stats, pictures: this.#pictures.stats() };
   }
 
   /** The running ffmpeg's pid (CPU accounting in benchmarks). */
@@ -158,9 +168,10 @@ export class PublisherDecoder {
     // ffmpeg's fps filter (round=down) starts on the grid point at or before the first frame, as written in ms.
     const startSeconds = Math.floor((Math.round(firstMs) / 1000) * canvas.fps + 1e-9) / canvas.fps;
     const hasAudio = feed.hasTrack('audio');
+    const videoSocket = join(tmpdir(), `nagare-decoder-${randomBytes(6).toString('hex')}.sock`);
     const process = new FfmpegProcess({
       path: ffmpegPath,
-      args: decoderArgs({ hasVideo: withVideo, hasAudio, startSeconds, ...canvas }),
+      args: decoderArgs({ hasVideo: withVideo, hasAudio, startSeconds, videoSocket, ...canvas }),
       extraPipes: hasAudio ? [3] : [],
     });
     this.#process = process;
@@ -176,7 +187,7 @@ export class PublisherDecoder {
     if (withVideo) tracks.push({ number: 1, codec: first.codec });
     if (hasAudio) tracks.push({ number: 2, codec: 'opus', channels: 2 });
     process.stream(0)?.write(matroskaHeader(tracks));
-    if (withVideo) this.#readVideo(process, startSeconds);
+    if (withVideo) this.#readVideo(process, startSeconds, videoSocket);
     if (hasAudio) this.#readAudio(process, startSeconds);
     void process.exited.then((exit) => {
       this.#onExit(process, exit);
@@ -217,20 +228,39 @@ export class PublisherDecoder {
     }
   }
 
-  #readVideo(process: FfmpegProcess, startSeconds: number): void {
+  /**
+   * Pictures come over a unix socket the decoder listens on, read into one reused buffer and cut into pool
+   * pictures (raw-frames.ts); the socket goes with the process.
+   */
+  #readVideo(process: FfmpegProcess, startSeconds: number, path: string): void {
     const { canvas, sink } = this.#options;
-    const reader = new FixedFrameReader((canvas.width * canvas.height * 3) / 2);
+    const reader = new FixedFrameReader(this.#pictures);
     let index = 0;
-    process.stream(1)?.on('data', (chunk: Buffer) => {
-      for (const data of reader.push(chunk)) {
-        if (index === 0) this.#backoff.reset();
-        this.#stats.videoOut += 1;
-        const timeMs = (startSeconds + index / canvas.fps) * 1000;
-        if (this.#process === process) this.#lag.output(timeMs);
-        sink.video({ timeMs, data });
-        index += 1;
-      }
+    const picture = (data: Uint8Array): void => {
+      if (index === 0) this.#backoff.reset();
+      this.#stats.videoOut += 1;
+      const timeMs = (startSeconds + index / canvas.fps) * 1000;
+      if (this.#process === process) this.#lag.output(timeMs);
+      sink.video({ timeMs, data });
+      releasePicture(data);
+      index += 1;
+    };
+    const socket = new UnixSocketReader({
+      path,
+      bufferBytes: 256 * 1024,
+      data: (chunk) => {
+        reader.push(chunk, picture);
+      },
     });
+    socket.start();
+    void process.exited
+      .then(() => {
+        socket.close();
+        reader.discard();
+        // ffmpeg removes its socket when it closes it, not when it is killed.
+        return rm(path, { force: true });
+      })
+      .catch(() => undefined);
   }
 
   #readAudio(process: FfmpegProcess, startSeconds: number): void {

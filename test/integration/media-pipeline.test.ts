@@ -18,6 +18,7 @@ import { monotonicMs } from '../../src/lib/clock.ts';
 import { ChannelEncoder } from '../../src/media/channel-encoder.ts';
 import { Mixer } from '../../src/media/mixer.ts';
 import { PublisherDecoder, type DecoderSink } from '../../src/media/publisher-decoder.ts';
+import { pictureCounters } from '../../src/media/picture-pool.ts';
 import { segmentScheduleFor } from '../../src/hls/segment-schedule.ts';
 import { ingestCapture, ReplaySource } from '../helpers/replay-source.ts';
 
@@ -146,6 +147,7 @@ async function probe(path: string): Promise<{ streams: Record<string, string>[];
 
 describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { timeout: 60_000 }, () => {
   test('two variants of exactly the asked size, profile and rate, with keyframes at the same instants', async () => {
+    const overReleasedBefore = pictureCounters.overReleased;
     const pipeline = startPipeline();
     const dir = await mkdtemp(join(tmpdir(), 'nagare-media-'));
     try {
@@ -153,6 +155,15 @@ describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { tim
       await pipeline.close();
       assert.equal(pipeline.decoder.stats().restarts, 0);
       assert.ok(pipeline.decoder.stats().videoOut > 150, JSON.stringify(pipeline.decoder.stats()));
+      // Pictures are reused, and once all is closed every one is back in the decoder's pool (none lost, none
+      // released twice): the mixer's queue and the encoder's writes let go of each.
+      const { pictures } = pipeline.decoder.stats();
+      assert.ok(pictures.allocated < 30, `pictures: ${JSON.stringify(pictures)}`);
+      // Taken: every picture out, and one being filled when the decoder stopped, if it stopped mid-picture.
+      const taken = pictures.allocated + pictures.reused - pipeline.decoder.stats().videoOut;
+      assert.ok(taken === 0 || taken === 1, `pictures: ${JSON.stringify(pictures)}`);
+      assert.equal(pictures.spare, pictures.allocated, `pictures: ${JSON.stringify(pictures)}`);
+      assert.equal(pictureCounters.overReleased, overReleasedBefore);
       assert.ok(pipeline.mixer.stats().ticks > 200);
       const expected = [
         { profile: 'Main', width: 640, height: 480, rate: '30/1' },

@@ -113,22 +113,48 @@ describe('decoderArgs', () => {
     /** The first audio sample's number at 48 kHz, when there is audio. */
     firstSample?: number;
   }
+  const videoSocket = '/tmp/nagare-decoder-test.sock';
+  const videoUrl = `unix:${videoSocket}`;
   const cases: DecoderCase[] = [
     {
       name: 'camera and microphone',
       // 3/29 s × 48000 = 4965.52 samples: rounding, not truncation, makes 4966.
-      input: { hasVideo: true, hasAudio: true, startSeconds: 3 / 29, width: 1280, height: 720, fps: 29 },
-      outputs: ['pipe:1', 'pipe:3'],
+      input: {
+        hasVideo: true,
+        hasAudio: true,
+        startSeconds: 3 / 29,
+        width: 1280,
+        height: 720,
+        fps: 29,
+        videoSocket,
+      },
+      outputs: [videoUrl, 'pipe:3'],
       firstSample: 4966,
     },
     {
       name: 'camera only',
-      input: { hasVideo: true, hasAudio: false, startSeconds: 12, width: 640, height: 360, fps: 30 },
-      outputs: ['pipe:1'],
+      input: {
+        hasVideo: true,
+        hasAudio: false,
+        startSeconds: 12,
+        width: 640,
+        height: 360,
+        fps: 30,
+        videoSocket,
+      },
+      outputs: [videoUrl],
     },
     {
       name: 'microphone only',
-      input: { hasVideo: false, hasAudio: true, startSeconds: 1234.5678, width: 640, height: 480, fps: 15 },
+      input: {
+        hasVideo: false,
+        hasAudio: true,
+        startSeconds: 1234.5678,
+        width: 640,
+        height: 480,
+        fps: 15,
+        videoSocket,
+      },
       outputs: ['pipe:3'],
       firstSample: 59_259_254,
     },
@@ -163,10 +189,11 @@ describe('decoderArgs', () => {
 
     if (input.hasVideo) {
       const { width, height, fps } = input;
-      test(`${name}: scaled to fit ${width}x${height} keeping aspect, padded to exactly that, then at ${fps} fps (a repeated picture scaled once), raw I420 on pipe 1`, () => {
-        const video = outputTo(decoderArgs(input), 'pipe:1');
+      test(`${name}: scaled to fit ${width}x${height} keeping aspect, padded to exactly that, then at ${fps} fps (a repeated picture scaled once), raw I420 on a unix socket the decoder listens on`, () => {
+        const video = outputTo(decoderArgs(input), videoUrl);
         assert.equal(valueOf(video, '-map'), '0:v:0');
         assert.equal(valueOf(video, '-f'), 'rawvideo');
+        assert.equal(valueOf(video, '-listen'), '1');
         const filters = filtersOf(valueOf(video, '-vf'));
         assert.deepEqual(
           filters.map(([filter]) => filter),
@@ -404,7 +431,15 @@ describe('the argv, passed to spawn without a shell', () => {
   const argvs: [string, string[]][] = [
     [
       'the decoder',
-      decoderArgs({ hasVideo: true, hasAudio: true, startSeconds: 1, width: 640, height: 480, fps: 30 }),
+      decoderArgs({
+        hasVideo: true,
+        hasAudio: true,
+        startSeconds: 1,
+        width: 640,
+        height: 480,
+        fps: 30,
+        videoSocket: '/tmp/nagare-decoder-test.sock',
+      }),
     ],
     [
       'the encoder',

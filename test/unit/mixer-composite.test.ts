@@ -10,6 +10,7 @@ import { defaultCeiling } from '../../src/media/audio-limiter.ts';
 import { black, fillRect, placeholderColours, solidPicture, type Picture } from '../../src/media/i420.ts';
 import type { Rect } from '../../src/media/layout.ts';
 import { Mixer, type MixedTick } from '../../src/media/mixer.ts';
+import { holdPicture, PicturePool, pictureCounters, releasePicture } from '../../src/media/picture-pool.ts';
 import type { DecoderSink } from '../../src/media/publisher-decoder.ts';
 
 const canvas = { width: 128, height: 72, fps: 30 };
@@ -51,7 +52,11 @@ function harness(t: TestContext, layout: Layout = { type: 'grid' }): Harness {
     epochMs,
     latencyMs,
     staleMs,
-    output: (tick) => ticks.push(tick),
+    // Kept past the call, so held, as the encoder holds them.
+    output: (tick) => {
+      holdPicture(tick.video);
+      ticks.push(tick);
+    },
     now: () => now,
   });
   t.after(() => {
@@ -400,5 +405,90 @@ describe('Mixer audio in a composite', () => {
     const stats = mixer.stats();
     assert.equal(stats.maxAudioDelayMs, 100);
     assert.equal(stats.audioSamplesDropped, 0);
+  });
+});
+
+describe('the mixer and pooled pictures', () => {
+  const bytes = (canvas.width * canvas.height * 3) / 2;
+
+  /** A pool picture of one colour, as a decoder hands it over (held once, by the decoder, for the call). */
+  function decoded(pool: PicturePool, colour: Colour): Uint8Array {
+    const data = pool.take();
+    data.set(solid(colour));
+    return data;
+  }
+
+  test('a source’s pictures are held while queued or shown, and each goes back to its pool once replaced', (t) => {
+    const over = pictureCounters.overReleased;
+    const { runTo, add } = harness(t, { type: 'grid' });
+    const pool = new PicturePool(bytes);
+    const sink = add('conn-a');
+    const pictures = [red, blue, green].map((colour, n) => {
+      const data = decoded(pool, colour);
+      sink.video({ timeMs: (n * 1000) / 30, data });
+      releasePicture(data); // the decoder lets go once the sinks have it
+      return data;
+    });
+    assert.equal(pool.stats().spare, 0, 'all three queued');
+    const first = runTo(0);
+    assert.equal(first.video, pictures[0], 'one source full frame: its own picture, passed through');
+    assertPicture(first.video, solid(red));
+    releasePicture(first.video); // the harness held it, as the encoder would until written
+    assert.equal(pool.stats().spare, 0, 'the shown picture stays held by the mixer');
+    runTo(1);
+    assert.equal(pool.stats().spare, 1, 'the first picture, replaced, is back in the pool');
+    assert.equal(pool.take(), pictures[0], 'and is handed out again');
+    assert.equal(pictureCounters.overReleased, over);
+  });
+
+  test('a picture written to the encoder is not reused until the write lets go of it', (t) => {
+    const { runTo, add } = harness(t, { type: 'grid' });
+    const pool = new PicturePool(bytes);
+    const sink = add('conn-a');
+    for (let n = 0; n < 2; n++) {
+      const data = decoded(pool, n === 0 ? red : blue);
+      sink.video({ timeMs: (n * 1000) / 30, data });
+      releasePicture(data);
+    }
+    const shown = runTo(0).video; // held by the harness (a write in flight)
+    runTo(1);
+    assert.equal(pool.stats().spare, 0, 'replaced in the mixer, still held by the write');
+    assertPicture(shown, solid(red));
+    releasePicture(shown);
+    assert.equal(pool.stats().spare, 1);
+  });
+
+  test('a source that leaves, and a mixer that closes, let go of every picture they held', (t) => {
+    const { runTo, add, mixer } = harness(t, { type: 'grid' });
+    const pool = new PicturePool(bytes);
+    const a = add('conn-a');
+    const b = add('conn-b');
+    for (let n = 0; n < 4; n++) {
+      for (const sink of [a, b]) {
+        const data = decoded(pool, red);
+        sink.video({ timeMs: (n * 1000) / 30, data });
+        releasePicture(data);
+      }
+    }
+    releasePicture(runTo(0).video); // a composite: from the mixer's own pool
+    assert.equal(pool.stats().spare, 0);
+    mixer.removeSource('conn-a');
+    assert.equal(pool.stats().spare, 4, 'conn-a’s shown picture and its three queued');
+    mixer.close();
+    assert.equal(pool.stats().spare, 8);
+  });
+
+  test('composite pictures are drawn into reused pictures, each only once its holder lets go', (t) => {
+    const { runTo, add } = harness(t, { type: 'grid' });
+    add('conn-a').video({ timeMs: 0, data: solid(red) });
+    add('conn-b').video({ timeMs: 0, data: solid(blue) });
+    const first = runTo(0).video;
+    const second = runTo(1).video;
+    assert.notEqual(second, first, 'the first is still held: a new picture is drawn');
+    releasePicture(first);
+    const third = runTo(2).video;
+    assert.equal(third, first, 'released, it is drawn into again');
+    assertPicture(third, expectedPicture([leftPicture, red], [rightPicture, blue]));
+    assertPicture(second, expectedPicture([leftPicture, red], [rightPicture, blue]));
   });
 });
