@@ -12,11 +12,15 @@
  * skipped or restarted (decoder, mixer, encoder). The first step that fails ends phase A. Each step records the
  * cores used by this process, every decoder and every encoder (/proc).
  *
- * Phase B (bare ffmpeg, after phase A, same input): one ffmpeg per channel reading the same frames as Matroska at
- * their own pace (-re), with the decoder's filters and the encoder's x264/AAC/fMP4 options taken from
- * src/media/media-args.ts, its output thrown away; at 1 channel and at the most that kept real time.
+ * Phase B (Nagare against bare ffmpeg, after phase A, same input), at 1 channel and at the most that kept real
+ * time: rounds of the same number of channels built afresh in Nagare, then as many bare ffmpegs (one per channel,
+ * reading the same frames as Matroska at their own pace, -re, with the decoder's filters and the encoder's
+ * x264/AAC/fMP4 options taken from src/media/media-args.ts, output thrown away), in turn, the order swapped each
+ * round. The speed of these shared machines drifts by tens of percent over minutes (measured: the same bare
+ * ffmpeg at 0.139, 0.164 and 0.195 cores in runs hours apart), so each round's ratio compares two windows a
+ * few seconds apart, and the figure is the median round's.
  *
- * Prints a table and writes bench/results/density.json. Target: Nagare / bare CPU per channel ≤ 1.15.
+ * Prints tables and writes bench/results/density.json. Target: Nagare / bare CPU per channel ≤ 1.15.
  *
  *   node bench/density.ts [stepSeconds=20] [maxChannels=12]
  */
@@ -49,6 +53,10 @@ const minPartsShare = 0.95;
 const targetRatio = 1.15;
 /** Input of phase B beyond its windows, so no bare ffmpeg reaches the end of its file while measured. */
 const inputMarginSeconds = 10;
+/** Rounds of phase B at each channel count. */
+const pairedRounds = 3;
+/** Between the starts of channels built together in phase B, ms: a burst of ffmpeg start-ups settles sooner. */
+const staggerMs = 300;
 
 const stepSeconds = Number(process.argv[2] ?? '20');
 const maxChannels = Number(process.argv[3] ?? '12');
@@ -355,11 +363,17 @@ const nagareColumns: Column<NagareStep>[] = [
   ['real time', (s) => (s.keptRealTime ? 'yes' : 'NO')],
 ];
 
-const bareColumns: Column<BareStep>[] = [
-  ['channels', (s) => String(s.channels)],
-  ['cores', (s) => s.coresUsed.toFixed(3)],
-  ['cores/ch', (s) => s.coresPerChannel.toFixed(3)],
-  ['slowest speed', (s) => `${s.slowestSpeed}x`],
+const roundColumns: Column<PairedRound>[] = [
+  ['channels', (r) => String(r.channels)],
+  ['first', (r) => r.first],
+  ['Nagare cores/ch', (r) => r.nagare.coresPerChannel.toFixed(3)],
+  ['node', (r) => r.nagare.nodeCores.toFixed(3)],
+  ['decoders', (r) => r.nagare.decoderCores.toFixed(3)],
+  ['encoders', (r) => r.nagare.encoderCores.toFixed(3)],
+  ['real time', (r) => (r.nagare.keptRealTime ? 'yes' : 'NO')],
+  ['bare cores/ch', (r) => r.bare.coresPerChannel.toFixed(3)],
+  ['bare speed', (r) => `${r.bare.slowestSpeed}x`],
+  ['ratio', (r) => r.ratio.toFixed(2)],
 ];
 
 const channels: BenchChannel[] = [];
@@ -395,23 +409,75 @@ async function phaseA(): Promise<NagareStep[]> {
   return steps;
 }
 
-async function phaseB(counts: readonly number[]): Promise<BareStep[]> {
-  const input = join(dir, 'input.mkv');
-  await writeInput(input, loopedCapture(stepSeconds + inputMarginSeconds));
-  const steps: BareStep[] = [];
-  for (const count of counts) steps.push(await measureBare(count, input, bareRunning));
-  return steps;
+/** Nagare at `count` channels built at once (staggered), measured as in phase A, then closed. */
+async function measureNagareFresh(count: number, frames: EncodedFrame[]): Promise<NagareStep> {
+  for (let index = 0; index < count; index++) {
+    const channel = new BenchChannel(index, frames);
+    channels.push(channel);
+    channel.start();
+    await sleep(staggerMs);
+  }
+  try {
+    return await measureNagare(channels);
+  } finally {
+    await Promise.all(channels.splice(0).map((channel) => channel.close()));
+  }
 }
 
-/** The figures of both phases, compared at 1 channel and at the most that kept real time. */
-function summarize(nagare: NagareStep[], bare: BareStep[], counts: readonly number[]) {
+interface PairedRound {
+  channels: number;
+  first: 'nagare' | 'bare';
+  nagare: NagareStep;
+  bare: BareStep;
+  ratio: number;
+}
+
+async function phaseB(counts: readonly number[]): Promise<PairedRound[]> {
+  const input = join(dir, 'input.mkv');
+  const frames = loopedCapture(stepSeconds + inputMarginSeconds);
+  await writeInput(input, frames);
+  const rounds: PairedRound[] = [];
+  for (const count of counts) {
+    for (let index = 0; index < pairedRounds; index++) {
+      const first = index % 2 === 0 ? 'nagare' : 'bare';
+      let nagare: NagareStep | undefined;
+      let bare: BareStep | undefined;
+      for (const which of first === 'nagare' ? ['nagare', 'bare'] : ['bare', 'nagare']) {
+        if (which === 'nagare') nagare = await measureNagareFresh(count, frames);
+        else bare = await measureBare(count, input, bareRunning);
+      }
+      if (nagare === undefined || bare === undefined) throw new Error('a round without both measurements');
+      const ratio = round(nagare.coresPerChannel / bare.coresPerChannel, 2);
+      rounds.push({ channels: count, first, nagare, bare, ratio });
+      console.error(
+        `${count} channel(s), round ${index + 1}: Nagare ${nagare.coresPerChannel} / bare ${bare.coresPerChannel} = ${ratio}` +
+          (nagare.keptRealTime ? '' : ' (Nagare fell behind real time)'),
+      );
+    }
+  }
+  return rounds;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? NaN)
+    : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
+}
+
+/** The figures of both phases: the ratio at each count is its median round's. */
+function summarize(nagare: NagareStep[], rounds: PairedRound[], counts: readonly number[]) {
   const maxRealTime = nagare.filter((step) => step.keptRealTime).at(-1);
-  const ratios = counts.flatMap((count) => {
-    const ours = nagare.find((step) => step.channels === count);
-    const theirs = bare.find((step) => step.channels === count);
-    if (ours === undefined || theirs === undefined) return [];
-    const ratio = round(ours.coresPerChannel / theirs.coresPerChannel, 2);
-    return [{ channels: count, nagare: ours.coresPerChannel, bare: theirs.coresPerChannel, ratio }];
+  const ratios = counts.map((count) => {
+    const mine = rounds.filter((r) => r.channels === count);
+    return {
+      channels: count,
+      nagare: round(median(mine.map((r) => r.nagare.coresPerChannel))),
+      bare: round(median(mine.map((r) => r.bare.coresPerChannel))),
+      ratio: round(median(mine.map((r) => r.ratio)), 2),
+      roundRatios: mine.map((r) => r.ratio),
+    };
   });
   return {
     input: 'testdata/rtp/h264-opus.jsonl looped (Chromium H.264 640x480 + Opus), replayed in real time',
@@ -426,7 +492,7 @@ function summarize(nagare: NagareStep[], bare: BareStep[], counts: readonly numb
     // 1 / the cores a channel used at the most channels: what a whole core would hold at that cost.
     channelsPerCoreUsed: maxRealTime === undefined ? undefined : round(1 / maxRealTime.coresPerChannel, 2),
     nagare,
-    bare,
+    pairedRounds: rounds,
     coresPerChannelRatios: ratios,
     targetRatio,
     targetMet: ratios.length > 0 && ratios.every((r) => r.ratio <= targetRatio),
@@ -440,8 +506,10 @@ function printReport(figures: ReturnType<typeof summarize>): void {
     `\nNagare, one channel added every ${stepSeconds} s, measured over its last ${windowSeconds} s:`,
   );
   printTable(nagareColumns, figures.nagare);
-  console.log(`\nBare ffmpeg, same input and encoder options, measured over ${windowSeconds} s:`);
-  printTable(bareColumns, figures.bare);
+  console.log(
+    `\nNagare against bare ffmpeg (same input and encoder options), in turn, each measured over ${windowSeconds} s:`,
+  );
+  printTable(roundColumns, figures.pairedRounds);
   const higher = figures.limitFound ? '' : ` (all ${maxChannels} kept up: the limit is higher)`;
   console.log(`\nMost channels in real time: ${most}${higher}`);
   console.log(`Channels per core: ${figures.channelsPerCore} (${most} / ${coreCount} cores)`);
@@ -451,7 +519,7 @@ function printReport(figures: ReturnType<typeof summarize>): void {
   for (const r of figures.coresPerChannelRatios) {
     const met = r.ratio <= targetRatio ? 'met' : 'NOT met';
     console.log(
-      `At ${r.channels} channel(s): Nagare ${r.nagare} / bare ${r.bare} cores per channel = ${r.ratio} (target ≤ ${targetRatio}: ${met})`,
+      `At ${r.channels} channel(s): Nagare / bare cores per channel = ${r.ratio}, the median of ${r.roundRatios.join(', ')} (target ≤ ${targetRatio}: ${met})`,
     );
   }
 }
