@@ -80,14 +80,13 @@ export interface DecoderStats {
 
 export class PublisherDecoder {
   readonly #options: PublisherDecoderOptions;
-  readonly #stats: DecoderStats = {
+  readonly #stats: Omit<DecoderStats, 'pictures'> = {
     starts: 0,
     restarts: 0,
     framesIn: 0,
     videoDropped: 0,
     videoOut: 0,
     audioSamplesOut: 0,
-    pictures: { allocated: 0, reused: 0, spare: 0 },
     lastExit: undefined,
   };
   #process: FfmpegProcess | undefined;
