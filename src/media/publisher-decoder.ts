@@ -78,6 +78,16 @@ export interface DecoderStats {
   lastExit: string | undefined;
 }
 
+/**
+ * A fresh path for a decoder's picture socket, in the temporary directory, or in /tmp when that path would be
+ * longer than a unix socket's path may be (107 bytes on Linux).
+ */
+function pictureSocketPath(): string {
+  const name = `nagare-decoder-${randomBytes(6).toString('hex')}.sock`;
+  const path = join(tmpdir(), name);
+  return Buffer.byteLength(path) <= 100 ? path : join('/tmp', name);
+}
+
 export class PublisherDecoder {
   readonly #options: PublisherDecoderOptions;
   readonly #stats: Omit<DecoderStats, 'pictures'> = {
@@ -167,7 +177,7 @@ export class PublisherDecoder {
     // ffmpeg's fps filter (round=down) starts on the grid point at or before the first frame, as written in ms.
     const startSeconds = Math.floor((Math.round(firstMs) / 1000) * canvas.fps + 1e-9) / canvas.fps;
     const hasAudio = feed.hasTrack('audio');
-    const videoSocket = join(tmpdir(), `nagare-decoder-${randomBytes(6).toString('hex')}.sock`);
+    const videoSocket = pictureSocketPath();
     const process = new FfmpegProcess({
       path: ffmpegPath,
       args: decoderArgs({ hasVideo: withVideo, hasAudio, startSeconds, videoSocket, ...canvas }),
@@ -249,6 +259,11 @@ export class PublisherDecoder {
       bufferBytes: 256 * 1024,
       data: (chunk) => {
         reader.push(chunk, picture);
+      },
+      failed: (err) => {
+        // Pictures could never come: end the decoder, and it starts again after its back-off.
+        this.#options.log.warn({ err, path }, 'decoder picture socket failed');
+        process.kill();
       },
     });
     socket.start();

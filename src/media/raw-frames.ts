@@ -55,12 +55,14 @@ export interface UnixSocketReaderOptions {
   data(chunk: Uint8Array): void;
   /** How long to wait before connecting again while the ffmpeg is not listening yet, ms. */
   retryMs?: number;
+  /** The socket cannot be connected to at all (not a matter of waiting): the owner ends the ffmpeg. */
+  failed(err: NodeJS.ErrnoException): void;
 }
 
 /**
- * Connects to a socket the ffmpeg child listens on, again and again until it is listening (it starts listening
- * once it has read its input's header), and reads it into one reused buffer until closed. Errors after the
- * connection end the reading; the child's exit is what its owner acts on.
+ * Connects to a socket the ffmpeg child listens on, again and again until it is listening, and reads it into one
+ * reused buffer until closed. An error other than "not listening yet" before the connection is reported
+ * (`failed`); errors after it end the reading, and the child's exit is what its owner acts on.
  */
 export class UnixSocketReader {
   readonly #options: UnixSocketReaderOptions;
@@ -95,7 +97,10 @@ export class UnixSocketReader {
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (connected || this.#closed) return;
-      if (err.code !== 'ENOENT' && err.code !== 'ECONNREFUSED') return;
+      if (err.code !== 'ENOENT' && err.code !== 'ECONNREFUSED') {
+        this.#options.failed(err);
+        return;
+      }
       this.attempts += 1;
       this.#timer = setTimeout(() => {
         this.start();

@@ -139,6 +139,7 @@ describe('UnixSocketReader', () => {
       path,
       bufferBytes: 4096,
       retryMs: 5,
+      failed: (err) => assert.fail(`not a failure: ${err.code ?? ''}`),
       data: (chunk) => {
         views.add(chunk.buffer);
         for (const byte of chunk) received.push(byte);
@@ -161,12 +162,34 @@ describe('UnixSocketReader', () => {
 
   test('closed before anyone listens, it stops trying', async () => {
     const path = join(tmpdir(), `nagare-socket-absent-${process.pid}.sock`);
-    const reader = new UnixSocketReader({ path, bufferBytes: 1024, retryMs: 5, data: () => undefined });
+    const reader = new UnixSocketReader({
+      path,
+      bufferBytes: 1024,
+      retryMs: 5,
+      data: () => undefined,
+      failed: (err) => assert.fail(`not a failure: ${err.code ?? ''}`),
+    });
     reader.start();
     await sleep(30);
     reader.close();
     const attempts = reader.attempts;
     await sleep(50);
     assert.ok(reader.attempts <= attempts + 1, 'no attempts after close');
+  });
+
+  test('a path no socket can have is a failure, reported once and not retried', async () => {
+    const failures: string[] = [];
+    const reader = new UnixSocketReader({
+      path: join(tmpdir(), 'x'.repeat(200)),
+      bufferBytes: 1024,
+      retryMs: 5,
+      data: () => undefined,
+      failed: (err) => failures.push(err.code ?? ''),
+    });
+    reader.start();
+    await sleep(50);
+    reader.close();
+    assert.deepEqual(failures, ['EINVAL']);
+    assert.equal(reader.attempts, 0);
   });
 });
