@@ -26,6 +26,8 @@ export interface PicturePoolStats {
   reused: number;
   /** Pictures waiting in the pool. */
   spare: number;
+  /** Pictures returned when the pool already had its most spare ones, left to the collector. */
+  dropped: number;
 }
 
 export class PicturePool {
@@ -34,6 +36,7 @@ export class PicturePool {
   readonly #spare: Uint8Array[] = [];
   #allocated = 0;
   #reused = 0;
+  #dropped = 0;
 
   /** `maxSpare`: the most released pictures kept; more are left to the collector (after a burst). */
   constructor(bytes: number, maxSpare = 16) {
@@ -55,13 +58,22 @@ export class PicturePool {
   }
 
   stats(): PicturePoolStats {
-    return { allocated: this.#allocated, reused: this.#reused, spare: this.#spare.length };
+    return {
+      allocated: this.#allocated,
+      reused: this.#reused,
+      spare: this.#spare.length,
+      dropped: this.#dropped,
+    };
   }
 
   /** Takes back a picture nobody holds any more (it stays known, held by none, while spare). */
   giveBack(picture: Uint8Array): void {
-    if (this.#spare.length < this.#maxSpare) this.#spare.push(picture);
-    else held.delete(picture);
+    if (this.#spare.length < this.#maxSpare) {
+      this.#spare.push(picture);
+    } else {
+      held.delete(picture);
+      this.#dropped += 1;
+    }
   }
 }
 

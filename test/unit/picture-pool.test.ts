@@ -19,7 +19,7 @@ describe('PicturePool', () => {
     assert.equal(first.length, 12);
     releasePicture(first);
     assert.equal(pool.take(), first);
-    assert.deepEqual(pool.stats(), { allocated: 1, reused: 1, spare: 0 });
+    assert.deepEqual(pool.stats(), { allocated: 1, reused: 1, spare: 0, dropped: 0 });
   });
 
   test('a picture goes back only when its last holder lets go', () => {
@@ -53,6 +53,7 @@ describe('PicturePool', () => {
     const pictures = [pool.take(), pool.take(), pool.take()];
     for (const picture of pictures) releasePicture(picture);
     assert.equal(pool.stats().spare, 2);
+    assert.equal(pool.stats().dropped, 1);
     const before = pictureCounters.overReleased;
     releasePicture(pictures[2]!);
     assert.equal(
