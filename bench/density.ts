@@ -57,6 +57,11 @@ const inputMarginSeconds = 10;
 const pairedRounds = 3;
 /** Between the starts of channels built together in phase B, ms: a burst of ffmpeg start-ups settles sooner. */
 const staggerMs = 300;
+/**
+ * Settling added in phase B, where all the channels start at once: with the usual settling, two of three rounds at
+ * 8 channels still had decoders dropping pictures to catch up after the start-up burst.
+ */
+const freshSettleSeconds = 5;
 
 const stepSeconds = Number(process.argv[2] ?? '20');
 const maxChannels = Number(process.argv[3] ?? '12');
@@ -370,6 +375,7 @@ const roundColumns: Column<PairedRound>[] = [
   ['node', (r) => r.nagare.nodeCores.toFixed(3)],
   ['decoders', (r) => r.nagare.decoderCores.toFixed(3)],
   ['encoders', (r) => r.nagare.encoderCores.toFixed(3)],
+  ['troubles', (r) => String(r.nagare.troubles)],
   ['real time', (r) => (r.nagare.keptRealTime ? 'yes' : 'NO')],
   ['bare cores/ch', (r) => r.bare.coresPerChannel.toFixed(3)],
   ['bare speed', (r) => `${r.bare.slowestSpeed}x`],
@@ -418,6 +424,7 @@ async function measureNagareFresh(count: number, frames: EncodedFrame[]): Promis
     await sleep(staggerMs);
   }
   try {
+    await sleep(freshSettleSeconds * 1000);
     return await measureNagare(channels);
   } finally {
     await Promise.all(channels.splice(0).map((channel) => channel.close()));
