@@ -45,6 +45,19 @@ export function ownCpuMs(): number {
   return (usage.user + usage.system) / 1000;
 }
 
+/**
+ * CPU time the hypervisor gave to others while this machine's processes wanted it (steal, all cores), ms; 0 where
+ * /proc/stat does not say. On a shared host it rises with the load a benchmark puts on the machine.
+ */
+export function machineStealMs(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/) ?? [];
+    return (Number(fields[8] ?? 0) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 export const percentile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;

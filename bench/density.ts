@@ -18,7 +18,8 @@
  * x264/AAC/fMP4 options taken from src/media/media-args.ts, output thrown away), in turn, the order swapped each
  * round. The speed of these shared machines drifts by tens of percent over minutes (measured: the same bare
  * ffmpeg at 0.139, 0.164 and 0.195 cores in runs hours apart), so each round's ratio compares two windows a
- * few seconds apart, and the figure is the median round's.
+ * few seconds apart, and the figure is the median round's. Every window also records the CPU the host took away
+ * (steal, in /proc/stat), which on these machines rises with the load put on them.
  *
  * Prints tables and writes bench/results/density.json. Target: Nagare / bare CPU per channel ≤ 1.15.
  *
@@ -43,7 +44,7 @@ import type { MixerStats } from '../src/media/mixer.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
-import { cpuMsOf, loopedCapture, ownCpuMs } from './bench-util.ts';
+import { cpuMsOf, loopedCapture, machineStealMs, ownCpuMs } from './bench-util.ts';
 import { writeResults } from './results.ts';
 
 /** From a channel's (or the bare ffmpegs') start to its measuring window: processes up, first parts listed. */
@@ -173,11 +174,14 @@ interface NagareStep {
   latePictures: number;
   maxLiveEdgeMs: number | undefined;
   keptRealTime: boolean;
+  /** Cores' worth of CPU the host took away during the window (steal): the machine was slower by that much. */
+  stealCores: number;
 }
 
 function nagareMark(channels: readonly BenchChannel[]) {
   return {
     atMs: monotonicMs(),
+    stealMs: machineStealMs(),
     nodeMs: ownCpuMs(),
     decoderMs: channels.reduce((sum, channel) => sum + channel.decoderCpuMs(), 0),
     encoderMs: channels.reduce((sum, channel) => sum + channel.encoderCpuMs(), 0),
@@ -220,6 +224,7 @@ async function measureNagare(channels: readonly BenchChannel[]): Promise<NagareS
     maxLiveEdgeMs: edges.length === 0 ? undefined : Math.max(...edges),
     // One part of slack: the window's two ends fall inside parts.
     keptRealTime: (fewestParts + 1) / expectedParts >= minPartsShare && troubles === 0,
+    stealCores: round((end.stealMs - start.stealMs) / wallMs),
   };
 }
 
@@ -298,6 +303,7 @@ interface BareStep {
   coresPerChannel: number;
   /** The slowest process: media written / wall time over the window. */
   slowestSpeed: number;
+  stealCores: number;
 }
 
 async function measureBare(count: number, input: string, running: Set<BareProcess>): Promise<BareStep> {
@@ -308,6 +314,7 @@ async function measureBare(count: number, input: string, running: Set<BareProces
     await sleep(settleSeconds * 1000);
     const mark = () => ({
       atMs: monotonicMs(),
+      stealMs: machineStealMs(),
       cpuMs: processes.map((bare) => cpuMsOf(bare.child.pid)),
       outTimeUs: processes.map((bare) => bare.outTimeUs),
     });
@@ -324,6 +331,7 @@ async function measureBare(count: number, input: string, running: Set<BareProces
       coresUsed: round(cpuMs / wallMs),
       coresPerChannel: round(cpuMs / wallMs / count),
       slowestSpeed: round(Math.min(...speeds)),
+      stealCores: round((end.stealMs - start.stealMs) / wallMs),
     };
   } finally {
     await Promise.all(processes.map((bare) => stopBare(bare)));
@@ -365,6 +373,7 @@ const nagareColumns: Column<NagareStep>[] = [
   ['troubles', (s) => String(s.troubles)],
   ['late pics', (s) => String(s.latePictures)],
   ['edge ms', (s) => String(s.maxLiveEdgeMs ?? '-')],
+  ['steal', (s) => s.stealCores.toFixed(3)],
   ['real time', (s) => (s.keptRealTime ? 'yes' : 'NO')],
 ];
 
@@ -379,6 +388,7 @@ const roundColumns: Column<PairedRound>[] = [
   ['real time', (r) => (r.nagare.keptRealTime ? 'yes' : 'NO')],
   ['bare cores/ch', (r) => r.bare.coresPerChannel.toFixed(3)],
   ['bare speed', (r) => `${r.bare.slowestSpeed}x`],
+  ['steal', (r) => `${r.nagare.stealCores.toFixed(3)} / ${r.bare.stealCores.toFixed(3)}`],
   ['ratio', (r) => r.ratio.toFixed(2)],
 ];
 
