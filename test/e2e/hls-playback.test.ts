@@ -198,5 +198,7 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
       after.currentTime >= before + 6,
       `currentTime ${before} → ${after.currentTime}; ${after.errors.join('; ')}`,
     );
+    // The killed encoder's writes in flight let go of their pictures once, like every other holder.
+    assert.equal((await scrapeMetrics(server.url)).get('nagare_pictures_released_unheld_total'), 0);
   });
 });

@@ -39,6 +39,7 @@ describe('/metrics', () => {
     assert.equal(values.get('nagare_connections{role="sendonly"}'), 0);
     assert.equal(values.get('nagare_rtp_packets_total{kind="video"}'), 0);
     assert.equal(values.get('nagare_ffmpeg_restarts_total{process="encoder"}'), 0);
+    assert.equal(values.get('nagare_pictures_released_unheld_total'), 0);
     assert.equal(values.get('nagare_hls_requests_total{resource="media"}'), 0);
     assert.ok((values.get('nagare_process_resident_memory_bytes') ?? 0) > 10_000_000);
     assert.ok((values.get('nagare_process_open_fds') ?? 0) > 0);
