@@ -8,7 +8,6 @@ import type { ChannelRegistry } from '../channel/channel-registry.ts';
 import type { EventWebhook } from '../channel/event-webhook.ts';
 import type { IngestManager } from '../ingest/ingest-manager.ts';
 import { mediaCounters } from '../media/media-counters.ts';
-import { pictureCounters } from '../media/picture-pool.ts';
 import type { MediaManager } from '../media/media-manager.ts';
 import type { OriginCounters } from '../origin/hls-origin.ts';
 import type { Sfu } from '../sfu/sfu.ts';
@@ -220,7 +219,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     'nagare_pictures_released_unheld_total',
     'Releases of pooled raw pictures that nobody held: a bookkeeping bug (a picture may have been overwritten); stays 0.',
     [],
-    () => [[{}, pictureCounters.overReleased]],
+    () => [[{}, mediaCounters.picturesReleasedUnheld]],
   );
 
   readCounter(metrics, 'nagare_hls_requests_total', 'HLS requests answered, by resource.', ['resource'], () =>

@@ -30,12 +30,17 @@ function planes(width: number, height: number): Planes {
 }
 
 /** A new picture filled with one colour. */
+/** Bytes of an I420 picture of this size (even sides). */
+export function i420Bytes(width: number, height: number): number {
+  return (width * height * 3) / 2;
+}
+
 export function solidPicture(
   width: number,
   height: number,
   colour: { y: number; u: number; v: number },
 ): Picture {
-  const data = new Uint8Array((width * height * 3) / 2);
+  const data = new Uint8Array(i420Bytes(width, height));
   const p = planes(width, height);
   data.fill(colour.y, 0, p.u);
   data.fill(colour.u, p.u, p.v);

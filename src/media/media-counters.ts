@@ -11,4 +11,6 @@ export const mediaCounters = {
   decoderVideoDropped: 0,
   /** Mixed pictures a slow encoder's input dropped. */
   encoderPicturesDropped: 0,
+  /** Releases of pooled pictures nobody held: a bug in a holder's bookkeeping (picture-pool.ts). */
+  picturesReleasedUnheld: 0,
 };

@@ -12,7 +12,15 @@
 import type { Layout } from '../channel/channel-spec.ts';
 import { monotonicMs } from '../lib/clock.ts';
 import { AudioLimiter, type LimiterStats } from './audio-limiter.ts';
-import { black, drawPlaceholder, drawScaled, fillRect, solidPicture, type Picture } from './i420.ts';
+import {
+  black,
+  drawPlaceholder,
+  drawScaled,
+  fillRect,
+  i420Bytes,
+  solidPicture,
+  type Picture,
+} from './i420.ts';
 import { holdPicture, PicturePool, releasePicture } from './picture-pool.ts';
 import { fitInto, layoutTiles, orderSources } from './layout.ts';
 import type { DecodedAudio, DecodedVideo, DecoderSink } from './publisher-decoder.ts';
@@ -246,7 +254,7 @@ export class Mixer {
     this.#now = options.now ?? monotonicMs;
     const { width, height } = options.canvas;
     this.#slate = solidPicture(width, height, black).data;
-    this.#composites = new PicturePool((width * height * 3) / 2, 4);
+    this.#composites = new PicturePool(i420Bytes(width, height), 4);
   }
 
   /** A decoded publisher joins the picture; returns the sink its decoder writes to. */

@@ -8,6 +8,7 @@
  * returns it to its pool. A picture that did not come from a pool (the slate, pictures made in tests) is left to
  * the garbage collector, so both functions may be called with any picture.
  */
+import { mediaCounters } from './media-counters.ts';
 
 interface Held {
   pool: PicturePool;
@@ -15,9 +16,6 @@ interface Held {
 }
 
 const held = new WeakMap<Uint8Array, Held>();
-
-/** Releases of pictures nobody held: a bug in the holder's bookkeeping (the picture may have been overwritten). */
-export const pictureCounters = { overReleased: 0 };
 
 export interface PicturePoolStats {
   /** Pictures allocated over the pool's life. */
@@ -88,7 +86,7 @@ export function releasePicture(picture: Uint8Array): void {
   const entry = held.get(picture);
   if (entry === undefined) return;
   if (entry.holders <= 0) {
-    pictureCounters.overReleased += 1;
+    mediaCounters.picturesReleasedUnheld += 1;
     return;
   }
   entry.holders -= 1;

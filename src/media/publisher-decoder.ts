@@ -21,6 +21,7 @@ import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { RestartBackoff } from './restart-backoff.ts';
 import { audioChannels, decoderArgs, sampleRate, type Canvas } from './media-args.ts';
 import { FixedFrameReader, UnixSocketReader } from './raw-frames.ts';
+import { i420Bytes } from './i420.ts';
 import { PicturePool, releasePicture, type PicturePoolStats } from './picture-pool.ts';
 
 export interface DecodedVideo {
@@ -117,7 +118,7 @@ export class PublisherDecoder {
   constructor(options: PublisherDecoderOptions) {
     this.#options = options;
     this.#lag = new DecoderLag({ frameMs: 1000 / options.canvas.fps });
-    this.#pictures = new PicturePool((options.canvas.width * options.canvas.height * 3) / 2);
+    this.#pictures = new PicturePool(i420Bytes(options.canvas.width, options.canvas.height));
   }
 
   start(): void {

@@ -18,7 +18,7 @@ import { monotonicMs } from '../../src/lib/clock.ts';
 import { ChannelEncoder } from '../../src/media/channel-encoder.ts';
 import { Mixer } from '../../src/media/mixer.ts';
 import { PublisherDecoder, type DecoderSink } from '../../src/media/publisher-decoder.ts';
-import { pictureCounters } from '../../src/media/picture-pool.ts';
+import { mediaCounters } from '../../src/media/media-counters.ts';
 import { segmentScheduleFor } from '../../src/hls/segment-schedule.ts';
 import { ingestCapture, ReplaySource } from '../helpers/replay-source.ts';
 
@@ -147,7 +147,7 @@ async function probe(path: string): Promise<{ streams: Record<string, string>[];
 
 describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { timeout: 60_000 }, () => {
   test('two variants of exactly the asked size, profile and rate, with keyframes at the same instants', async () => {
-    const overReleasedBefore = pictureCounters.overReleased;
+    const overReleasedBefore = mediaCounters.picturesReleasedUnheld;
     const pipeline = startPipeline();
     const dir = await mkdtemp(join(tmpdir(), 'nagare-media-'));
     try {
@@ -167,7 +167,7 @@ describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { tim
         pictures.allocated,
         `pictures: ${JSON.stringify(pictures)}`,
       );
-      assert.equal(pictureCounters.overReleased, overReleasedBefore);
+      assert.equal(mediaCounters.picturesReleasedUnheld, overReleasedBefore);
       assert.ok(pipeline.mixer.stats().ticks > 200);
       const expected = [
         { profile: 'Main', width: 640, height: 480, rate: '30/1' },

@@ -10,7 +10,8 @@ import { defaultCeiling } from '../../src/media/audio-limiter.ts';
 import { black, fillRect, placeholderColours, solidPicture, type Picture } from '../../src/media/i420.ts';
 import type { Rect } from '../../src/media/layout.ts';
 import { Mixer, type MixedTick } from '../../src/media/mixer.ts';
-import { holdPicture, PicturePool, pictureCounters, releasePicture } from '../../src/media/picture-pool.ts';
+import { holdPicture, PicturePool, releasePicture } from '../../src/media/picture-pool.ts';
+import { mediaCounters } from '../../src/media/media-counters.ts';
 import type { DecoderSink } from '../../src/media/publisher-decoder.ts';
 
 const canvas = { width: 128, height: 72, fps: 30 };
@@ -419,7 +420,7 @@ describe('the mixer and pooled pictures', () => {
   }
 
   test('a source’s pictures are held while queued or shown, and each goes back to its pool once replaced', (t) => {
-    const over = pictureCounters.overReleased;
+    const over = mediaCounters.picturesReleasedUnheld;
     const { runTo, add } = harness(t, { type: 'grid' });
     const pool = new PicturePool(bytes);
     const sink = add('conn-a');
@@ -438,7 +439,7 @@ describe('the mixer and pooled pictures', () => {
     runTo(1);
     assert.equal(pool.stats().spare, 1, 'the first picture, replaced, is back in the pool');
     assert.equal(pool.take(), pictures[0], 'and is handed out again');
-    assert.equal(pictureCounters.overReleased, over);
+    assert.equal(mediaCounters.picturesReleasedUnheld, over);
   });
 
   test('a picture written to the encoder is not reused until the write lets go of it', (t) => {

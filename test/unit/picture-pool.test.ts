@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { holdPicture, PicturePool, pictureCounters, releasePicture } from '../../src/media/picture-pool.ts';
+import { holdPicture, PicturePool, releasePicture } from '../../src/media/picture-pool.ts';
+import { mediaCounters } from '../../src/media/media-counters.ts';
 import { FixedFrameReader, UnixSocketReader } from '../../src/media/raw-frames.ts';
 
 describe('PicturePool', () => {
@@ -37,11 +38,11 @@ describe('PicturePool', () => {
 
   test('a release nobody held is counted and does not put a picture in the pool twice', () => {
     const pool = new PicturePool(12);
-    const before = pictureCounters.overReleased;
+    const before = mediaCounters.picturesReleasedUnheld;
     const picture = pool.take();
     releasePicture(picture);
     releasePicture(picture);
-    assert.equal(pictureCounters.overReleased, before + 1);
+    assert.equal(mediaCounters.picturesReleasedUnheld, before + 1);
     assert.equal(pool.stats().spare, 1);
     const a = pool.take();
     const b = pool.take();
@@ -54,22 +55,22 @@ describe('PicturePool', () => {
     for (const picture of pictures) releasePicture(picture);
     assert.equal(pool.stats().spare, 2);
     assert.equal(pool.stats().dropped, 1);
-    const before = pictureCounters.overReleased;
+    const before = mediaCounters.picturesReleasedUnheld;
     releasePicture(pictures[2]!);
     assert.equal(
-      pictureCounters.overReleased,
+      mediaCounters.picturesReleasedUnheld,
       before,
       'a picture dropped from the pool is no longer counted',
     );
   });
 
   test('pictures from no pool may be held and released: nothing happens', () => {
-    const before = pictureCounters.overReleased;
+    const before = mediaCounters.picturesReleasedUnheld;
     const plain = new Uint8Array(12);
     holdPicture(plain);
     releasePicture(plain);
     releasePicture(plain);
-    assert.equal(pictureCounters.overReleased, before);
+    assert.equal(mediaCounters.picturesReleasedUnheld, before);
   });
 });
 
