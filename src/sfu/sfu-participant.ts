@@ -12,6 +12,7 @@ import type { VideoCodecName } from '../rtp/keyframe.ts';
 import { peerCodecs, peerHeaderExtensions, videoCodecName } from './codecs.ts';
 import { PublishedTrack, type TrackKind } from './published-track.ts';
 import { answerShapeProblem } from './sdp-shape.ts';
+import { installSrtpKeyObjects } from './srtp-keys.ts';
 
 export interface NetworkOptions {
   /** Addresses announced as host candidates besides the interfaces' own (loopback by default). */
@@ -68,6 +69,7 @@ export class SfuParticipant {
     this.info = info;
     this.#hooks = hooks;
     this.#network = network;
+    installSrtpKeyObjects();
     this.#pc = new RTCPeerConnection({
       codecs: peerCodecs(),
       headerExtensions: peerHeaderExtensions(),
