@@ -14,10 +14,11 @@ import { monotonicMs } from '../lib/clock.ts';
 import { AudioLimiter, type LimiterStats } from './audio-limiter.ts';
 import {
   black,
-  drawPlaceholder,
+  copyInto,
   drawScaled,
   fillRect,
   i420Bytes,
+  placeholderPicture,
   solidPicture,
   type Picture,
 } from './i420.ts';
@@ -409,12 +410,17 @@ export class Mixer {
     const [only] = pictures;
     // One publisher filling the canvas: its picture is already the canvas, letterboxed.
     if (tiles.length === 1 && only !== undefined) return { data: only.data, drawn: false };
+    // Nor is there anything to draw when its placeholder fills the canvas: the shared one is read only.
+    const [tile] = tiles;
+    if (tiles.length === 1 && tile?.width === width && tile.height === height) {
+      return { data: placeholderPicture(width, height).data, drawn: false };
+    }
     const target: Picture = { data: this.#composites.take(), width, height };
     fillRect(target, { x: 0, y: 0, width, height }, black);
     tiles.forEach((tile, index) => {
       const picture = pictures[index];
       if (picture === undefined) {
-        drawPlaceholder(target, tile);
+        copyInto(placeholderPicture(tile.width, tile.height), target, tile.x, tile.y);
         return;
       }
       // Pip's inset sits over the full picture: clear its tile first.

@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   black,
+  copyInto,
   drawPlaceholder,
   drawScaled,
   fillRect,
   placeholderColours,
+  placeholderPicture,
   solidPicture,
   type Picture,
 } from '../../src/media/i420.ts';
@@ -322,5 +324,50 @@ describe('drawPlaceholder', () => {
     const { background, figure } = placeholderColours;
     assert.ok(figure.y > background.y);
     assert.ok(background.y > black.y);
+  });
+});
+
+describe('placeholderPicture and copyInto', () => {
+  const rects: Rect[] = [
+    { x: 0, y: 0, width: 128, height: 72 },
+    { x: 64, y: 0, width: 64, height: 72 },
+    { x: 10, y: 20, width: 40, height: 30 },
+    { x: 94, y: 52, width: 32, height: 18 },
+    { x: 2, y: 2, width: 8, height: 8 },
+  ];
+  for (const rect of rects) {
+    test(`copied into {x ${rect.x}, y ${rect.y}, ${rect.width}×${rect.height}}: the same bytes as drawn there`, () => {
+      const drawn = patterned(128, 72, 5);
+      const copied = copy(drawn);
+      drawPlaceholder(drawn, rect);
+      copyInto(placeholderPicture(rect.width, rect.height), copied, rect.x, rect.y);
+      assert.deepEqual(copied.data, drawn.data);
+    });
+  }
+
+  test('drawn once per size: the same picture again, another size another picture', () => {
+    const first = placeholderPicture(64, 36);
+    assert.equal(placeholderPicture(64, 36), first);
+    assert.notEqual(placeholderPicture(36, 64), first);
+    const alone = solidPicture(64, 36, black);
+    drawPlaceholder(alone, { x: 0, y: 0, width: 64, height: 36 });
+    assert.deepEqual(first.data, alone.data);
+  });
+
+  test('copyInto copies a picture with chroma at the offset and leaves the rest alone', () => {
+    const source = patterned(8, 6, 3);
+    const target = patterned(16, 12, 4);
+    const before = copy(target);
+    copyInto(source, target, 4, 2);
+    for (const plane of ['y', 'u', 'v'] as const) {
+      const scale = plane === 'y' ? 1 : 2;
+      for (const [x, y, value] of samples(target, plane)) {
+        const inside = inRect(plane, { x: 4, y: 2, width: 8, height: 6 }, x, y);
+        const expected = inside
+          ? sample(source, plane, x - 4 / scale, y - 2 / scale)
+          : sample(before, plane, x, y);
+        assert.equal(value, expected, `${plane} (${x}, ${y})`);
+      }
+    }
   });
 });

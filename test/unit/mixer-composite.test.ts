@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import type { Layout } from '../../src/channel/channel-spec.ts';
 import { defaultCeiling } from '../../src/media/audio-limiter.ts';
-import { black, fillRect, placeholderColours, solidPicture, type Picture } from '../../src/media/i420.ts';
+import {
+  black,
+  fillRect,
+  placeholderColours,
+  placeholderPicture,
+  solidPicture,
+  type Picture,
+} from '../../src/media/i420.ts';
 import type { Rect } from '../../src/media/layout.ts';
 import { Mixer, type MixedTick } from '../../src/media/mixer.ts';
 import { holdPicture, PicturePool, releasePicture } from '../../src/media/picture-pool.ts';
@@ -216,6 +223,15 @@ describe('Mixer composing a grid', () => {
     const whole = { x: 0, y: 0, width: canvas.width, height: canvas.height };
     assert.deepEqual(lumaIn(tick.video, whole), new Set([background.y, figure.y]));
     assert.deepEqual(chromaIn(tick.video, whole), new Set([background.u, background.v]));
+  });
+
+  test('a single source without pictures: the same shared placeholder at every tick, never drawn into the pool', (t) => {
+    const { runTo, add } = harness(t);
+    add('conn-a');
+    const first = runTo(0).video;
+    assert.equal(runTo(1).video, first);
+    assert.equal(runTo(2).video, first);
+    assert.equal(first, placeholderPicture(canvas.width, canvas.height).data);
   });
 
   test('pip with three sources, only the third (not shown) sending pictures: only placeholders shown, flagged as slate', (t) => {
