@@ -83,11 +83,13 @@ export class ChannelEncoder {
     const stdin = this.#process?.stream(0);
     if (stdin === undefined || !stdin.writable) return;
     this.#stats.ticksIn += 1;
+    // The tick's writes go to ffmpeg as one writev: one system call and one wake-up of its reader, not three.
+    stdin.cork();
     if (stdin.writableLength > (this.#options.maxQueuedBytes ?? 16 * 1024 * 1024)) {
       this.#stats.picturesDropped += 1;
       mediaCounters.encoderPicturesDropped += 1;
     } else {
-      // Headers and picture as two writes: the picture (460 kB at 640x480) is queued, not copied, and held until
+      // Headers and picture as two buffers: the picture (460 kB at 640x480) is queued, not copied, and held until
       // written (or the pipe is gone).
       const [header, picture] = matroskaFrameParts(1, tick.timeMs, true, tick.video);
       stdin.write(header);
@@ -104,6 +106,7 @@ export class ChannelEncoder {
         new Uint8Array(tick.audio.buffer, tick.audio.byteOffset, tick.audio.byteLength),
       ),
     );
+    stdin.uncork();
     if (this.#stats.ticksIn - this.#startedAtTick === this.#options.canvas.fps * 10) this.#backoff.reset();
   }
 
