@@ -16,7 +16,10 @@
  * time: rounds of the same number of channels built afresh in Nagare, then as many bare ffmpegs (one per channel,
  * reading the same frames as Matroska at their own pace, -re, with the decoder's filters and the encoder's
  * x264/AAC/fMP4 options taken from src/media/media-args.ts, output thrown away), in turn, the order swapped each
- * round. The speed of these shared machines drifts by tens of percent over minutes (measured: the same bare
+ * round. The same rounds also measure the whole server (bench/density/server-round.ts): the CLI with one channel
+ * per publisher, each a werift peer replaying the capture over WebRTC, so ICE, DTLS, SRTP, the SFU and the
+ * ingest are counted too; its publishers run in this process and are reported apart. The speed of these shared
+ * machines drifts by tens of percent over minutes (measured: the same bare
  * ffmpeg at 0.139, 0.164 and 0.195 cores in runs hours apart), so each round's ratio compares two windows a
  * few seconds apart, and the figure is the median of the rounds where both kept real time (a side that fell
  * behind did less of the work). Every window also records the CPU the host took away
@@ -46,6 +49,7 @@ import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
 import { cpuMsOf, loopedCapture, machineStealMs, ownCpuMs } from './bench-util.ts';
+import { measureServer, type ServerStep } from './density/server-round.ts';
 import { writeResults } from './results.ts';
 
 /** From a channel's (or the bare ffmpegs') start to its measuring window: processes up, first parts listed. */
@@ -81,6 +85,14 @@ const media = defaultMediaOptions;
 const partSeconds = partTargetFor(media.partSeconds, variant.video.fps);
 const coreCount = cpus().length;
 const log = pino({ level: 'warn' });
+const serverRoundOptions = {
+  variant,
+  partSeconds,
+  staggerMs,
+  settleSeconds: freshSettleSeconds + settleSeconds,
+  windowSeconds,
+  minPartsShare,
+};
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
 
@@ -380,7 +392,7 @@ const nagareColumns: Column<NagareStep>[] = [
 
 const roundColumns: Column<PairedRound>[] = [
   ['channels', (r) => String(r.channels)],
-  ['first', (r) => r.first],
+  ['order', (r) => r.order.join(',')],
   ['Nagare cores/ch', (r) => r.nagare.coresPerChannel.toFixed(3)],
   ['node', (r) => r.nagare.nodeCores.toFixed(3)],
   ['decoders', (r) => r.nagare.decoderCores.toFixed(3)],
@@ -392,6 +404,21 @@ const roundColumns: Column<PairedRound>[] = [
   ['steal', (r) => `${r.nagare.stealCores.toFixed(3)} / ${r.bare.stealCores.toFixed(3)}`],
   ['ratio', (r) => r.ratio.toFixed(2)],
   ['counted', (r) => (r.counted ? 'yes' : 'no')],
+];
+
+const serverColumns: Column<PairedRound>[] = [
+  ['channels', (r) => String(r.channels)],
+  ['server cores/ch', (r) => r.server.coresPerChannel.toFixed(3)],
+  ['node', (r) => r.server.nodeCores.toFixed(3)],
+  ['ffmpegs', (r) => r.server.ffmpegCores.toFixed(3)],
+  ['publishers', (r) => r.server.publisherCores.toFixed(3)],
+  ['parts', (r) => `${(r.server.worstPartsShare * 100).toFixed(0)} %`],
+  ['troubles', (r) => String(r.server.troubles)],
+  ['real time', (r) => (r.server.keptRealTime ? 'yes' : 'NO')],
+  ['bare cores/ch', (r) => r.bare.coresPerChannel.toFixed(3)],
+  ['steal', (r) => r.server.stealCores.toFixed(3)],
+  ['ratio', (r) => r.serverRatio.toFixed(2)],
+  ['counted', (r) => (r.serverCounted ? 'yes' : 'no')],
 ];
 
 const channels: BenchChannel[] = [];
@@ -443,18 +470,28 @@ async function measureNagareFresh(count: number, frames: EncodedFrame[]): Promis
   }
 }
 
+type Side = 'nagare' | 'server' | 'bare';
+
 interface PairedRound {
   channels: number;
-  first: 'nagare' | 'bare';
+  /** The order the three were measured in. */
+  order: Side[];
   nagare: NagareStep;
+  server: ServerStep;
   bare: BareStep;
   ratio: number;
+  /** The whole server's cores per channel / the bare ffmpeg's. */
+  serverRatio: number;
   /**
    * Both did the whole work: Nagare kept real time and every bare ffmpeg kept its input's pace. A side that fell
    * behind did less work in the window, so its CPU says nothing about the work's cost.
    */
   counted: boolean;
+  /** The same for the whole server and the bare ffmpegs. */
+  serverCounted: boolean;
 }
+
+const sides: readonly Side[] = ['nagare', 'server', 'bare'];
 
 /** The slowest bare ffmpeg's speed that still counts as real time (its -progress reports are coarse). */
 const bareRealTimeSpeed = 0.98;
@@ -466,20 +503,37 @@ async function phaseB(counts: readonly number[]): Promise<PairedRound[]> {
   const rounds: PairedRound[] = [];
   for (const count of counts) {
     for (let index = 0; index < pairedRounds; index++) {
-      const first = index % 2 === 0 ? 'nagare' : 'bare';
+      // Each round starts with a different side, so none is always measured first or last.
+      const order = [...sides.slice(index % sides.length), ...sides.slice(0, index % sides.length)];
       let nagare: NagareStep | undefined;
+      let server: ServerStep | undefined;
       let bare: BareStep | undefined;
-      for (const which of first === 'nagare' ? ['nagare', 'bare'] : ['bare', 'nagare']) {
+      for (const which of order) {
         if (which === 'nagare') nagare = await measureNagareFresh(count, frames);
+        else if (which === 'server') server = await measureServer(count, serverRoundOptions);
         else bare = await measureBare(count, input, bareRunning);
       }
-      if (nagare === undefined || bare === undefined) throw new Error('a round without both measurements');
+      if (nagare === undefined || server === undefined || bare === undefined) {
+        throw new Error('a round without all three measurements');
+      }
+      const bareKept = bare.slowestSpeed >= bareRealTimeSpeed;
       const ratio = round(nagare.coresPerChannel / bare.coresPerChannel, 2);
-      const counted = nagare.keptRealTime && bare.slowestSpeed >= bareRealTimeSpeed;
-      rounds.push({ channels: count, first, nagare, bare, ratio, counted });
+      const serverRatio = round(server.coresPerChannel / bare.coresPerChannel, 2);
+      const counted = nagare.keptRealTime && bareKept;
+      const serverCounted = server.keptRealTime && bareKept;
+      rounds.push({
+        channels: count,
+        order,
+        nagare,
+        server,
+        bare,
+        ratio,
+        serverRatio,
+        counted,
+        serverCounted,
+      });
       console.error(
-        `${count} channel(s), round ${index + 1}: Nagare ${nagare.coresPerChannel} / bare ${bare.coresPerChannel} = ${ratio}` +
-          (counted ? '' : ' (not counted: one of them fell behind real time)'),
+        `${count} channel(s), round ${index + 1}: pipeline ${nagare.coresPerChannel}, server ${server.coresPerChannel}, bare ${bare.coresPerChannel}: ratios ${ratio}${counted ? '' : ' (not counted)'} and ${serverRatio}${serverCounted ? '' : ' (not counted)'}`,
       );
     }
   }
@@ -510,6 +564,22 @@ function summarize(nagare: NagareStep[], rounds: PairedRound[], counts: readonly
       },
     ];
   });
+  const serverRatios = counts.flatMap((count) => {
+    const mine = rounds.filter((r) => r.channels === count && r.serverCounted);
+    if (mine.length === 0) return [];
+    return [
+      {
+        channels: count,
+        server: round(median(mine.map((r) => r.server.coresPerChannel))),
+        serverNode: round(median(mine.map((r) => r.server.nodeCores / count))),
+        bare: round(median(mine.map((r) => r.bare.coresPerChannel))),
+        ratio: round(median(mine.map((r) => r.serverRatio)), 2),
+        roundRatios: mine.map((r) => r.serverRatio),
+      },
+    ];
+  });
+  const met = (found: readonly { ratio: number }[]): boolean =>
+    found.length === counts.length && found.every((r) => r.ratio <= targetRatio);
   return {
     input: 'testdata/rtp/h264-opus.jsonl looped (Chromium H.264 640x480 + Opus), replayed in real time',
     variant,
@@ -526,9 +596,13 @@ function summarize(nagare: NagareStep[], rounds: PairedRound[], counts: readonly
     counts,
     pairedRounds: rounds,
     coresPerChannelRatios: ratios,
+    serverCoresPerChannelRatios: serverRatios,
     targetRatio,
-    // Every count needs a counted round: a count without one is not measured, so not met.
-    targetMet: ratios.length === counts.length && ratios.every((r) => r.ratio <= targetRatio),
+    // Every count needs a counted round: a count without one is not measured, so not met. The pipeline alone does
+    // the bare ffmpeg's work; the whole server also receives WebRTC. Met only when both are.
+    pipelineTargetMet: met(ratios),
+    serverTargetMet: met(serverRatios),
+    targetMet: met(ratios) && met(serverRatios),
   };
 }
 
@@ -543,6 +617,8 @@ function printReport(figures: ReturnType<typeof summarize>): void {
     `\nNagare against bare ffmpeg (same input and encoder options), in turn, each measured over ${windowSeconds} s:`,
   );
   printTable(roundColumns, figures.pairedRounds);
+  console.log(`\nThe whole server (WebRTC publishers replayed from this process) in the same rounds:`);
+  printTable(serverColumns, figures.pairedRounds);
   const higher = figures.limitFound ? '' : ` (all ${maxChannels} kept up: the limit is higher)`;
   console.log(`\nMost channels in real time: ${most}${higher}`);
   console.log(`Channels per core: ${figures.channelsPerCore} (${most} / ${coreCount} cores)`);
@@ -558,6 +634,19 @@ function printReport(figures: ReturnType<typeof summarize>): void {
     const met = r.ratio <= targetRatio ? 'met' : 'NOT met';
     console.log(
       `At ${r.channels} channel(s): Nagare / bare cores per channel = ${r.ratio}, the median of ${r.roundRatios.join(', ')} (target ≤ ${targetRatio}: ${met})`,
+    );
+  }
+  for (const count of figures.counts) {
+    const r = figures.serverCoresPerChannelRatios.find((ratio) => ratio.channels === count);
+    if (r === undefined) {
+      console.log(
+        `At ${count} channel(s), the whole server: no round where both kept real time, so no ratio`,
+      );
+      continue;
+    }
+    const met = r.ratio <= targetRatio ? 'met' : 'NOT met';
+    console.log(
+      `At ${r.channels} channel(s), the whole server / bare = ${r.ratio} (${r.server} against ${r.bare} cores; Node ${r.serverNode}), the median of ${r.roundRatios.join(', ')} (target ≤ ${targetRatio}: ${met})`,
     );
   }
 }

@@ -1,0 +1,164 @@
+/**
+ * The whole server at a number of channels, for bench/density.ts: the CLI (src/main.ts) as a user starts it, one
+ * channel per publisher, each publisher a werift peer in this process replaying the captured Chromium publisher
+ * over WebRTC (test/helpers/replay-publisher.ts). So this counts what the pipeline-only figures leave out: ICE,
+ * DTLS, SRTP, RTCP, the SFU and the ingest (jitter buffer, depacketizer, channel clock).
+ *
+ * Measured as the pipeline is: settle, then a window. The server's own CPU (its Node process) and its ffmpeg
+ * children's come from /proc; the publishers' CPU is this process's, reported apart (a broadcaster's browser does
+ * not run on the server, here it shares the machine). Real time comes from each channel's DescribeChannel media
+ * figures: the parts its packager listed, and nothing dropped, skipped or restarted.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { HlsVariant } from '../../src/channel/channel-spec.ts';
+import { monotonicMs } from '../../src/lib/clock.ts';
+import { startReplayPublisher, type ReplayPublisher } from '../../test/helpers/replay-publisher.ts';
+import { callApi, spawnServer, testToken, type ServerProcess } from '../../test/helpers/server.ts';
+import { cpuMsOf, machineStealMs, ownCpuMs } from '../bench-util.ts';
+
+export interface ServerRoundOptions {
+  variant: HlsVariant;
+  partSeconds: number;
+  /** Between the publishers' starts, ms. */
+  staggerMs: number;
+  settleSeconds: number;
+  windowSeconds: number;
+  /** Parts a channel must list, as a share of the parts the window holds, to count as real time. */
+  minPartsShare: number;
+}
+
+export interface ServerStep {
+  channels: number;
+  coresUsed: number;
+  coresPerChannel: number;
+  /** The server's Node process: WebRTC, ingest, mixer, packaging, HTTP. */
+  nodeCores: number;
+  /** The server's ffmpeg children: decoders and encoders. */
+  ffmpegCores: number;
+  /** The replaying publishers (this process), not part of the server's figures. */
+  publisherCores: number;
+  worstPartsShare: number;
+  troubles: number;
+  latePictures: number;
+  keptRealTime: boolean;
+  stealCores: number;
+}
+
+/** What DescribeChannel says of one channel's media, as running totals. */
+interface ChannelFigures {
+  parts: number;
+  troubles: number;
+  latePictures: number;
+}
+
+interface DescribedMedia {
+  mixer?: { videoFramesDropped: number; lateTicksSkipped: number; latePictures: number };
+  encoder?: { picturesDropped: number; restarts: number };
+  packagers?: { parts: number }[];
+  publishers?: Record<string, { decoder?: { videoDropped: number; restarts: number } }>;
+}
+
+async function channelFigures(url: string, channelId: string): Promise<ChannelFigures> {
+  const answer = await callApi(url, 'Nagare_20261124.DescribeChannel', { channel_id: channelId });
+  const media = (answer.json as { media?: DescribedMedia }).media ?? {};
+  const decoders = Object.values(media.publishers ?? {}).map((publisher) => publisher.decoder);
+  return {
+    parts: media.packagers?.[0]?.parts ?? 0,
+    troubles:
+      (media.mixer?.videoFramesDropped ?? 0) +
+      (media.mixer?.lateTicksSkipped ?? 0) +
+      (media.encoder?.picturesDropped ?? 0) +
+      (media.encoder?.restarts ?? 0) +
+      decoders.reduce((sum, decoder) => sum + (decoder?.videoDropped ?? 0) + (decoder?.restarts ?? 0), 0),
+    latePictures: media.mixer?.latePictures ?? 0,
+  };
+}
+
+/** The processes a process started (Linux: its main thread's children). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Starts the server with `count` publishing channels, measures one window, and stops everything. */
+export async function measureServer(count: number, options: ServerRoundOptions): Promise<ServerStep> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'nagare-density-server-'));
+  let server: ServerProcess | undefined;
+  const publishers: ReplayPublisher[] = [];
+  try {
+    server = await spawnServer(['--api-token', testToken, '--data-dir', dataDir]);
+    const { url } = server;
+    const pid = server.child.pid ?? 0;
+    const { video, audio } = options.variant;
+    const channelIds: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const created = await callApi(url, 'ImageFlux_20180905.CreateChannel', {
+        hls: [{ video: { width: video.width, height: video.height, fps: video.fps, bps: video.bps }, audio }],
+      });
+      const channelId = (created.json as { channel_id: string }).channel_id;
+      channelIds.push(channelId);
+      publishers.push(await startReplayPublisher(`${url.replace('http', 'ws')}/signaling`, channelId));
+      await sleep(options.staggerMs);
+    }
+    await sleep(options.settleSeconds * 1000);
+    const mark = async () => {
+      const children = childPids(pid);
+      return {
+        atMs: monotonicMs(),
+        stealMs: machineStealMs(),
+        nodeMs: cpuMsOf(pid),
+        children: new Map(children.map((child) => [child, cpuMsOf(child)])),
+        publisherMs: ownCpuMs(),
+        figures: await Promise.all(channelIds.map((id) => channelFigures(url, id))),
+      };
+    };
+    const start = await mark();
+    await sleep(options.windowSeconds * 1000);
+    const end = await mark();
+    const wallMs = end.atMs - start.atMs;
+    // A child that came or went inside the window is a restart, which the troubles count already.
+    let ffmpegMs = 0;
+    for (const [child, ms] of end.children) ffmpegMs += ms - (start.children.get(child) ?? ms);
+    const nodeMs = end.nodeMs - start.nodeMs;
+    const expectedParts = wallMs / 1000 / options.partSeconds;
+    let fewestParts = Number.POSITIVE_INFINITY;
+    let troubles = 0;
+    let latePictures = 0;
+    end.figures.forEach((after, index) => {
+      const before = start.figures[index] ?? { parts: 0, troubles: 0, latePictures: 0 };
+      fewestParts = Math.min(fewestParts, after.parts - before.parts);
+      troubles += after.troubles - before.troubles;
+      latePictures += after.latePictures - before.latePictures;
+    });
+    const round = (value: number): number => Number(value.toFixed(3));
+    const coresUsed = (nodeMs + ffmpegMs) / wallMs;
+    return {
+      channels: count,
+      coresUsed: round(coresUsed),
+      coresPerChannel: round(coresUsed / count),
+      nodeCores: round(nodeMs / wallMs),
+      ffmpegCores: round(ffmpegMs / wallMs),
+      publisherCores: round((end.publisherMs - start.publisherMs) / wallMs),
+      worstPartsShare: round(fewestParts / expectedParts),
+      troubles,
+      latePictures,
+      keptRealTime: (fewestParts + 1) / expectedParts >= options.minPartsShare && troubles === 0,
+      stealCores: round((end.stealMs - start.stealMs) / wallMs),
+    };
+  } finally {
+    await Promise.all(publishers.map((publisher) => publisher.close()));
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
