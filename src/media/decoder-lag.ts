@@ -4,9 +4,14 @@
  * machine) builds a backlog, and this says by how much.
  *
  * The decoder holds the newest pictures back until later ones arrive (ffmpeg's fps filter needs the next picture
- * to know how long one lasts, and the decoder keeps one more; measured: two pictures), so a picture counts as
- * ready only once `heldPictures` more have been written. A gap in the input (video dropped until a keyframe, a
- * publisher that paused) is therefore not mistaken for lag. Pure: the caller gives times from its monotonic clock.
+ * to know how long one lasts, and one more is kept; measured: two pictures), so a picture counts as ready only
+ * once pictures of `heldPictures` later output frames have been written. Pictures of one output frame count once:
+ * when the channel clock moves a publisher's video back, the pictures after the move are written 1 ms apart until
+ * their times pass the last one's, and ffmpeg lets none of them out until a later frame comes (measured: seven
+ * pictures squeezed into one frame left the output where it was; counted one by one, they made a decoder look a
+ * second behind, and its video was dropped until the next keyframe). A gap in the input (video dropped until a
+ * keyframe, a publisher that paused) is not mistaken for lag either. Pure: the caller gives times from its
+ * monotonic clock.
  */
 
 interface PendingPicture {
@@ -17,7 +22,7 @@ interface PendingPicture {
 export interface DecoderLagOptions {
   /** The output's frame interval: output frame `t` (fps filter, round=down) shows the inputs in [t, t + frameMs). */
   frameMs: number;
-  /** Pictures the decoder holds back until later ones arrive. */
+  /** Output frames' worth of pictures the decoder holds back until later ones arrive. */
   heldPictures?: number;
 }
 
@@ -54,9 +59,24 @@ export class DecoderLag {
 
   /** How long the oldest picture still inside the decoder has been ready to come out, ms (0 if none). */
   lagMs(nowMs: number): number {
-    // Ready since the picture `heldPictures` after it was written.
-    const readyBy = this.#pending[this.#head + this.#held];
-    return readyBy === undefined ? 0 : Math.max(0, nowMs - readyBy.writtenAtMs);
+    const oldest = this.#pending[this.#head];
+    if (oldest === undefined) return 0;
+    // Ready since the first picture of the `heldPictures`-th later output frame was written.
+    let frame = this.#frameOf(oldest.timeMs);
+    let later = 0;
+    for (let index = this.#head + 1; index < this.#pending.length; index++) {
+      const picture = this.#pending[index];
+      if (picture === undefined || this.#frameOf(picture.timeMs) <= frame) continue;
+      frame = this.#frameOf(picture.timeMs);
+      later += 1;
+      if (later === this.#held) return Math.max(0, nowMs - picture.writtenAtMs);
+    }
+    return 0;
+  }
+
+  /** The output frame a picture of this time is shown in (fps filter, round=down, on the channel's frame grid). */
+  #frameOf(timeMs: number): number {
+    return Math.floor(timeMs / this.#frameMs + 1e-6);
   }
 
   /** A new decoder: nothing is pending. */

@@ -68,6 +68,23 @@ describe('DecoderLag', () => {
     assert.equal(lag.lagMs(resumedAt + 40), 0);
   });
 
+  test('pictures squeezed into one output frame (video moved back) count once', () => {
+    const lag = new DecoderLag({ frameMs });
+    // As measured with ffmpeg: after 1749 (frame 52), seven pictures 1 ms apart; the output stayed at frame 49.
+    const times = [1648, 1699, 1749, 1750, 1751, 1752, 1753, 1754, 1755, 1756];
+    times.forEach((timeMs, index) => {
+      lag.written(timeMs, 1000 + index * 50);
+    });
+    lag.output(49 * frameMs);
+    // 1699 (frame 50) waits for pictures of two later frames; 1749 to 1756 are all of frame 52.
+    assert.equal(lag.lagMs(3000), 0);
+    // A picture of frame 64: 1699 was ready from then, and was let out (the output jumped to frame 61).
+    lag.written(2146, 3000);
+    assert.equal(lag.lagMs(3100), 100);
+    lag.output(61 * frameMs);
+    assert.equal(lag.lagMs(3100), 0);
+  });
+
   test('reset forgets every picture (a new decoder)', () => {
     const lag = new DecoderLag({ frameMs });
     for (let i = 0; i < 3; i++) lag.written(i * frameMs, i * frameMs);
