@@ -276,8 +276,13 @@ function bareArgs(input: string): string[] {
   return [
     ...['-hide_banner', '-nostats', '-loglevel', 'warning', '-progress', 'pipe:1', '-stats_period', '0.1'],
     ...['-re', '-f', 'matroska', '-i', input],
-    ...['-filter_complex', graph, '-af', valueAfter(decoding, '-af')],
-    ...encoding.slice(encoding.indexOf('-map')),
+    ...['-filter_complex', graph],
+    // The sound goes through the decoder's filter, then the encoder's, as in Nagare.
+    ...encoding
+      .slice(encoding.indexOf('-map'))
+      .map((arg, index, outputs) =>
+        outputs[index - 1] === '-filter:a' ? `${valueAfter(decoding, '-af')},${arg}` : arg,
+      ),
   ];
 }
 

@@ -141,6 +141,10 @@ export function encoderArgs(input: EncoderArgsInput): string[] {
     );
     args.push('-force_key_frames', forceKeyframes);
     args.push('-b:v', String(video.bps), '-maxrate', String(video.bps), '-bufsize', String(video.bps));
+    // Sound missing from the input (the mixer skipped ahead after the process stalled past a second) becomes
+    // silence: without this, the AAC track had a hole as long as the stall (measured: 1.57 s after a 1.6 s stall),
+    // which players must bridge. A gap of one packet (10 ms) is enough, as in the decoder.
+    args.push('-filter:a', 'aresample=async=1:min_hard_comp=0.01:first_pts=0');
     args.push(
       '-c:a',
       'aac',

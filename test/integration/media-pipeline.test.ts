@@ -212,6 +212,55 @@ describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { tim
     }
   });
 
+  test('Node stalled past a second: the mixer skips ahead, and the encoded sound has no hole', async () => {
+    const pipeline = startPipeline();
+    const dir = await mkdtemp(join(tmpdir(), 'nagare-media-'));
+    try {
+      await sleep(3000);
+      // The event loop held for 1.6 s, as a starved or paused process is: past a second behind, the mixer skips.
+      const until = monotonicMs() + 1600;
+      while (monotonicMs() < until) {
+        // busy
+      }
+      await sleep(3000);
+      await pipeline.close();
+      assert.ok(pipeline.mixer.stats().lateTicksSkipped > 0, JSON.stringify(pipeline.mixer.stats()));
+      assert.equal(pipeline.encoder.stats().generation, 1);
+      const path = join(dir, 'v0.mp4');
+      await writeFile(path, Buffer.concat(pipeline.outputs[0]?.get(1) ?? []));
+      const packets = async (stream: string): Promise<[number, number][]> => {
+        const { stdout } = await run('ffprobe', [
+          ...['-v', 'error', '-select_streams', stream, '-show_entries', 'packet=pts_time,duration_time'],
+          ...['-of', 'csv=p=0', path],
+        ]);
+        return stdout
+          .trim()
+          .split('\n')
+          .map((line) => line.split(',').map(Number) as [number, number]);
+      };
+      const audio = await packets('a');
+      const video = await packets('v');
+      // Every AAC packet starts where the one before ended: a skip is silence, not a hole the player must bridge.
+      const holes = audio.flatMap(([pts, duration], index) => {
+        const next = audio[index + 1];
+        return next !== undefined && next[0] - (pts + duration) > 0.005
+          ? [`${pts + duration}→${next[0]}`]
+          : [];
+      });
+      assert.deepEqual(holes, [], `holes in the sound`);
+      // And the sound lasts as long as the pictures.
+      const end = (list: [number, number][]): number =>
+        Math.max(...list.map(([pts, duration]) => pts + duration));
+      assert.ok(
+        Math.abs(end(audio) - end(video)) < 0.1,
+        `sound ends at ${end(audio)}, video at ${end(video)}`,
+      );
+    } finally {
+      await pipeline.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an encoder killed with SIGKILL is restarted and its output goes on', async () => {
     const pipeline = startPipeline();
     try {

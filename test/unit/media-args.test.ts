@@ -334,6 +334,8 @@ describe('encoderArgs', () => {
       assert.equal(valueOf(output, '-c:a'), 'aac');
       assert.equal(valueOf(output, '-ar'), '48000');
       assert.equal(valueOf(output, '-ac'), '2');
+      // Gaps in the sound filled with silence by time, from the run's start.
+      assert.equal(valueOf(output, '-filter:a'), 'aresample=async=1:min_hard_comp=0.01:first_pts=0');
     });
   });
 
