@@ -10,7 +10,8 @@
  *
  * Audio is the master: when the mapping must change (a first Sender Report, a Sender Report that jumps), the
  * offset is re-based so that audio continues seamlessly, and video moves to follow it — a gap in audio is worse
- * than a video frame shown a little early or late. Output times are monotonic per track. Pure: the caller gives
+ * than a video frame shown a little early or late. A video report that only disagrees a little is steered towards
+ * (`srSlewMsPerSecond`) rather than taken at once. Output times are monotonic per track. Pure: the caller gives
  * arrival times from its monotonic clock.
  *
  * A pause is not a jump: when a track's frames stop for a while (the publisher's network, or its track replaced
@@ -43,6 +44,11 @@ export interface PublisherClockOptions {
   srJumpHoldSeconds: number;
   /** Frames of a track this far apart (arrival) are a pause; see the class comment. */
   pauseSeconds: number;
+  /**
+   * The most a video Sender Report that agrees with the one before (no jump) moves video per second of arrivals,
+   * in ms; see the class comment.
+   */
+  srSlewMsPerSecond: number;
   /** How much of [fromMs, toMs] (arrival clock) the receiver was held up and read no packets; none if absent. */
   stalledMs?: (fromMs: number, toMs: number) => number;
 }
@@ -54,6 +60,7 @@ export const defaultPublisherClockOptions: Omit<PublisherClockOptions, 'epochMs'
   srJumpSeconds: 0.2,
   srJumpHoldSeconds: 3,
   pauseSeconds: 1,
+  srSlewMsPerSecond: 20,
 };
 
 interface Timeline {
@@ -70,6 +77,9 @@ interface TrackState {
   sr: { ntpSeconds: number; rtpTime: number } | undefined;
   /** A jumped report of a non-master track, not yet applied. */
   heldSr: { ntpSeconds: number; rtpTime: number; sinceMs: number } | undefined;
+  /** The latest agreeing report of a non-master track, which `sr` is steered towards; and since when. */
+  srTarget: { ntpSeconds: number; rtpTime: number } | undefined;
+  srSlewSeconds: number | undefined;
   pendingSr: { report: SenderReport; arrivalMs: number } | undefined;
   arrival: Timeline;
   lastOutMs: number | undefined;
@@ -120,6 +130,8 @@ export class PublisherClock {
       lastRtpTime: undefined,
       sr: undefined,
       heldSr: undefined,
+      srTarget: undefined,
+      srSlewSeconds: undefined,
       pendingSr: undefined,
       arrival: newTimeline(this.#options.windowSeconds),
       lastOutMs: undefined,
@@ -164,6 +176,7 @@ export class PublisherClock {
       track.arrival.filter.add(arrivalSeconds - source, arrivalSeconds);
       localSeconds = source + this.#advance(track.arrival, arrivalSeconds);
     } else {
+      this.#steerTowardsReport(track, arrivalSeconds);
       let source = track.sr.ntpSeconds + (rtpTime - track.sr.rtpTime) / track.clockRate;
       const shift = this.#pauseShift(track, source, arrivalSeconds);
       track.sr.ntpSeconds += shift;
@@ -191,6 +204,24 @@ export class PublisherClock {
       };
     }
     return out;
+  }
+
+  /**
+   * Moves a non-master track's relation towards its latest agreeing report by at most the slew allowed since last
+   * time (`srSlewMsPerSecond`).
+   */
+  #steerTowardsReport(track: TrackState, nowSeconds: number): void {
+    const { sr, srTarget } = track;
+    if (sr === undefined || srTarget === undefined) return;
+    const wanted = srTarget.ntpSeconds + (sr.rtpTime - srTarget.rtpTime) / track.clockRate - sr.ntpSeconds;
+    const elapsed = Math.max(0, nowSeconds - (track.srSlewSeconds ?? nowSeconds));
+    const step = (this.#options.srSlewMsPerSecond / 1000) * elapsed;
+    sr.ntpSeconds += Math.max(-step, Math.min(step, wanted));
+    track.srSlewSeconds = nowSeconds;
+    if (Math.abs(wanted) <= step) {
+      track.srTarget = undefined;
+      track.srSlewSeconds = undefined;
+    }
   }
 
   /** Moves the applied offset towards the filter's estimate by at most the slew allowed since last time. */
@@ -265,6 +296,8 @@ export class PublisherClock {
       if (arrivalMs - track.heldSr.sinceMs < this.#options.srJumpHoldSeconds * 1000) return;
       track.heldSr = undefined;
       track.sr = { ntpSeconds, rtpTime };
+      track.srTarget = undefined;
+      track.srSlewSeconds = undefined;
       track.lastSourceSeconds = undefined;
       return;
     }
@@ -276,12 +309,25 @@ export class PublisherClock {
       // the track resumes now rather than where it stopped (no re-base).
       track.pauses += 1;
       track.sr = { ntpSeconds, rtpTime };
+      track.srTarget = undefined;
+      track.srSlewSeconds = undefined;
       track.lastSourceSeconds = undefined;
       return;
     }
     if (jumped) track.srJumps += 1;
+    if (previous !== undefined && !jumped && !isMaster) {
+      // Agreeing with the one before, but not exactly: a sender that pairs its last packet's RTP time with the
+      // present (werift does) disagrees by up to a frame interval and its pacing, 250 ms seen. Taken at once, each
+      // such report moved video back and forth; pictures moved back were squeezed 1 ms apart until they caught up.
+      // Steered towards instead, at most `srSlewMsPerSecond`; a browser's reports agree to the millisecond.
+      track.srTarget = { ntpSeconds, rtpTime };
+      track.srSlewSeconds ??= arrivalMs / 1000;
+      return;
+    }
     const before = this.#currentLocal(track);
     track.sr = { ntpSeconds, rtpTime };
+    track.srTarget = undefined;
+    track.srSlewSeconds = undefined;
     // The first report or a jump starts a new timeline: the next frame's source time is not comparable with the
     // last one's. A report that agrees with the previous one continues the same timeline.
     if (previous === undefined || jumped) track.lastSourceSeconds = undefined;
@@ -301,6 +347,8 @@ export class PublisherClock {
     for (const other of this.#tracks.values()) {
       if (other === track || other.heldSr === undefined) continue;
       other.sr = { ntpSeconds: other.heldSr.ntpSeconds, rtpTime: other.heldSr.rtpTime };
+      other.srTarget = undefined;
+      other.srSlewSeconds = undefined;
       other.heldSr = undefined;
       other.lastSourceSeconds = undefined;
     }

@@ -26,6 +26,11 @@ interface Scenario {
   /** At this time the sender's wallclock (hence its Sender Reports) jumps by `ntpJumpSeconds`. */
   ntpJumpAtSeconds?: number;
   ntpJumpSeconds?: number;
+  /**
+   * Video's Sender Reports pair the present with the RTP time of a frame up to this much older (a sender that
+   * reports its last packet's RTP time, as werift does), at random.
+   */
+  videoSrErrorMs?: number;
   seed: number;
 }
 
@@ -98,7 +103,8 @@ function run(s: Scenario): { audio: Output[]; video: Output[]; clock: PublisherC
         ssrc: kind === 'audio' ? 1 : 2,
         ntpSeconds: ntpSeconds % 2 ** 32,
         ntpFraction: Math.floor((wallclock - ntpSeconds) * 2 ** 32),
-        rtpTimestamp: rtpAt(kind, t) % 2 ** 32,
+        rtpTimestamp:
+          rtpAt(kind, kind === 'video' ? t - (random() * (s.videoSrErrorMs ?? 0)) / 1000 : t) % 2 ** 32,
         packetCount: 0,
         octetCount: 0,
       };
@@ -205,6 +211,26 @@ describe('PublisherClock', () => {
       `after the jump: ${maxAbs(avOffsetsMs(audio, video, 12))}`,
     );
     assertMonotonic(video, 'video');
+  });
+
+  test("video Sender Reports off by up to 150 ms (last packet's RTP time): video steered, never squeezed", () => {
+    const { audio, video } = run({ ...base, durationSeconds: 60, videoSrErrorMs: 150 });
+    assertMonotonic(video, 'video');
+    // Taken at once, a report up to 150 ms off moved video back by that much, and the frames after it were
+    // squeezed 1 ms apart. Steered at 20 ms a second, a frame's step stays within a millisecond of 33 ms.
+    const steps = video.slice(60).map((frame, index) => frame.outMs - video[59 + index]!.outMs);
+    const small = steps.flatMap((step, index) =>
+      step <= 30 ? [`${video[60 + index]!.captureSeconds.toFixed(2)}:${step.toFixed(1)}`] : [],
+    );
+    assert.ok(
+      Math.min(...steps) > 30,
+      `smallest video step ${Math.min(...steps).toFixed(1)} ms at ${small.join(' ')}`,
+    );
+    // The reports place video 75 ms late on average (half the error); steered, it stays near that.
+    const offsets = avOffsetsMs(audio, video, 10).sort((a, b) => a - b);
+    const median = offsets[Math.floor(offsets.length / 2)] ?? Number.NaN;
+    assert.ok(Math.abs(median - 75) < 40, `median A/V ${median.toFixed(1)} ms`);
+    assert.ok(maxAbs(offsets.map((o) => o - median)) < 60, `A/V from ${offsets[0]} to ${offsets.at(-1)} ms`);
   });
 
   test('a sender clock 100 ppm fast over 2 hours: latency stays within 40 ms and A/V within 20 ms', () => {
