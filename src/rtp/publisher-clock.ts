@@ -181,6 +181,11 @@ export class PublisherClock {
       const shift = this.#pauseShift(track, source, arrivalSeconds);
       track.sr.ntpSeconds += shift;
       source += shift;
+      if (shift !== 0) {
+        // A report from before the pause would steer the track back to where it stopped.
+        track.srTarget = undefined;
+        track.srSlewSeconds = undefined;
+      }
       track.lastSourceSeconds = source;
       if (kind === this.#master) this.#ntp.filter.add(arrivalSeconds - source, arrivalSeconds);
       localSeconds = source + this.#advance(this.#ntp, arrivalSeconds);
