@@ -50,6 +50,7 @@ import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
 import { cpuMsOf, loopedCapture, machineStealMs, ownCpuMs } from './bench-util.ts';
 import { measureServer, type ServerStep } from './density/server-round.ts';
+import { judgeWindow, type ChannelCounters, type WindowVerdict } from './density/window.ts';
 import { writeResults } from './results.ts';
 
 /** From a channel's (or the bare ffmpegs') start to its measuring window: processes up, first parts listed. */
@@ -95,14 +96,6 @@ const serverRoundOptions = {
 };
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
-
-/** What says whether a channel kept real time, as running totals. */
-interface ChannelCounters {
-  parts: number;
-  /** Pictures dropped (decoder, mixer, encoder), mixer ticks skipped, processes restarted. */
-  troubles: number;
-  latePictures: number;
-}
 
 /** One channel with one publisher, as the server builds it (ChannelPipeline with a one-publisher channel). */
 class BenchChannel {
@@ -174,19 +167,14 @@ class BenchChannel {
   }
 }
 
-interface NagareStep {
+interface NagareStep extends WindowVerdict {
   channels: number;
   coresUsed: number;
   coresPerChannel: number;
   nodeCores: number;
   decoderCores: number;
   encoderCores: number;
-  /** The channel that listed the fewest parts: its parts / the parts the window holds. */
-  worstPartsShare: number;
-  troubles: number;
-  latePictures: number;
   maxLiveEdgeMs: number | undefined;
-  keptRealTime: boolean;
   /** Cores' worth of CPU the host took away during the window (steal): the machine was slower by that much. */
   stealCores: number;
 }
@@ -209,16 +197,7 @@ async function measureNagare(channels: readonly BenchChannel[]): Promise<NagareS
   await sleep(windowSeconds * 1000);
   const end = nagareMark(channels);
   const wallMs = end.atMs - start.atMs;
-  const expectedParts = wallMs / 1000 / partSeconds;
-  let fewestParts = Number.POSITIVE_INFINITY;
-  let troubles = 0;
-  let latePictures = 0;
-  end.counters.forEach((after, index) => {
-    const before = start.counters[index] ?? { parts: 0, troubles: 0, latePictures: 0 };
-    fewestParts = Math.min(fewestParts, after.parts - before.parts);
-    troubles += after.troubles - before.troubles;
-    latePictures += after.latePictures - before.latePictures;
-  });
+  const verdict = judgeWindow(start.counters, end.counters, wallMs, partSeconds, minPartsShare);
   const edges = channels.flatMap((channel) => channel.liveEdgeMs() ?? []);
   const node = end.nodeMs - start.nodeMs;
   const decoding = end.decoderMs - start.decoderMs;
@@ -231,12 +210,8 @@ async function measureNagare(channels: readonly BenchChannel[]): Promise<NagareS
     nodeCores: round(node / wallMs),
     decoderCores: round(decoding / wallMs),
     encoderCores: round(encoding / wallMs),
-    worstPartsShare: round(fewestParts / expectedParts),
-    troubles,
-    latePictures,
+    ...verdict,
     maxLiveEdgeMs: edges.length === 0 ? undefined : Math.max(...edges),
-    // One part of slack: the window's two ends fall inside parts.
-    keptRealTime: (fewestParts + 1) / expectedParts >= minPartsShare && troubles === 0,
     stealCores: round((end.stealMs - start.stealMs) / wallMs),
   };
 }

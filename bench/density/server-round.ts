@@ -19,6 +19,7 @@ import { monotonicMs } from '../../src/lib/clock.ts';
 import { startReplayPublisher, type ReplayPublisher } from '../../test/helpers/replay-publisher.ts';
 import { callApi, spawnServer, testToken, type ServerProcess } from '../../test/helpers/server.ts';
 import { cpuMsOf, machineStealMs, ownCpuMs } from '../bench-util.ts';
+import { judgeWindow, type ChannelCounters, type WindowVerdict } from './window.ts';
 
 export interface ServerRoundOptions {
   variant: HlsVariant;
@@ -31,7 +32,7 @@ export interface ServerRoundOptions {
   minPartsShare: number;
 }
 
-export interface ServerStep {
+export interface ServerStep extends WindowVerdict {
   channels: number;
   coresUsed: number;
   coresPerChannel: number;
@@ -41,18 +42,7 @@ export interface ServerStep {
   ffmpegCores: number;
   /** The replaying publishers (this process), not part of the server's figures. */
   publisherCores: number;
-  worstPartsShare: number;
-  troubles: number;
-  latePictures: number;
-  keptRealTime: boolean;
   stealCores: number;
-}
-
-/** What DescribeChannel says of one channel's media, as running totals. */
-interface ChannelFigures {
-  parts: number;
-  troubles: number;
-  latePictures: number;
 }
 
 interface DescribedMedia {
@@ -62,7 +52,7 @@ interface DescribedMedia {
   publishers?: Record<string, { decoder?: { videoDropped: number; restarts: number } }>;
 }
 
-async function channelFigures(url: string, channelId: string): Promise<ChannelFigures> {
+async function channelFigures(url: string, channelId: string): Promise<ChannelCounters> {
   const answer = await callApi(url, 'Nagare_20261124.DescribeChannel', { channel_id: channelId });
   const media = (answer.json as { media?: DescribedMedia }).media ?? {};
   const decoders = Object.values(media.publishers ?? {}).map((publisher) => publisher.decoder);
@@ -131,16 +121,13 @@ export async function measureServer(count: number, options: ServerRoundOptions):
     let ffmpegMs = 0;
     for (const [child, ms] of end.children) ffmpegMs += ms - (start.children.get(child) ?? ms);
     const nodeMs = end.nodeMs - start.nodeMs;
-    const expectedParts = wallMs / 1000 / options.partSeconds;
-    let fewestParts = Number.POSITIVE_INFINITY;
-    let troubles = 0;
-    let latePictures = 0;
-    end.figures.forEach((after, index) => {
-      const before = start.figures[index] ?? { parts: 0, troubles: 0, latePictures: 0 };
-      fewestParts = Math.min(fewestParts, after.parts - before.parts);
-      troubles += after.troubles - before.troubles;
-      latePictures += after.latePictures - before.latePictures;
-    });
+    const verdict = judgeWindow(
+      start.figures,
+      end.figures,
+      wallMs,
+      options.partSeconds,
+      options.minPartsShare,
+    );
     const round = (value: number): number => Number(value.toFixed(3));
     const coresUsed = (nodeMs + ffmpegMs) / wallMs;
     return {
@@ -150,10 +137,7 @@ export async function measureServer(count: number, options: ServerRoundOptions):
       nodeCores: round(nodeMs / wallMs),
       ffmpegCores: round(ffmpegMs / wallMs),
       publisherCores: round((end.publisherMs - start.publisherMs) / wallMs),
-      worstPartsShare: round(fewestParts / expectedParts),
-      troubles,
-      latePictures,
-      keptRealTime: (fewestParts + 1) / expectedParts >= options.minPartsShare && troubles === 0,
+      ...verdict,
       stealCores: round((end.stealMs - start.stealMs) / wallMs),
     };
   } finally {

@@ -240,15 +240,17 @@ describe('drawScaled', () => {
   });
 });
 
+/** Where the placeholder is drawn in a 128x72 picture: the whole, halves, inside, at the corner, tiny. */
+const placeholderRects: Rect[] = [
+  { x: 0, y: 0, width: 128, height: 72 },
+  { x: 64, y: 0, width: 64, height: 72 },
+  { x: 10, y: 20, width: 40, height: 30 },
+  { x: 94, y: 52, width: 32, height: 18 },
+  { x: 2, y: 2, width: 8, height: 8 },
+];
+
 describe('drawPlaceholder', () => {
-  const rects: Rect[] = [
-    { x: 0, y: 0, width: 128, height: 72 },
-    { x: 64, y: 0, width: 64, height: 72 },
-    { x: 10, y: 20, width: 40, height: 30 },
-    { x: 94, y: 52, width: 32, height: 18 },
-    { x: 2, y: 2, width: 8, height: 8 },
-  ];
-  for (const rect of rects) {
+  for (const rect of placeholderRects) {
     test(`in {x ${rect.x}, y ${rect.y}, ${rect.width}×${rect.height}}: background and figure inside, nothing outside`, () => {
       const target = patterned(128, 72, 9);
       const before = copy(target);
@@ -328,14 +330,7 @@ describe('drawPlaceholder', () => {
 });
 
 describe('placeholderPicture and copyInto', () => {
-  const rects: Rect[] = [
-    { x: 0, y: 0, width: 128, height: 72 },
-    { x: 64, y: 0, width: 64, height: 72 },
-    { x: 10, y: 20, width: 40, height: 30 },
-    { x: 94, y: 52, width: 32, height: 18 },
-    { x: 2, y: 2, width: 8, height: 8 },
-  ];
-  for (const rect of rects) {
+  for (const rect of placeholderRects) {
     test(`copied into {x ${rect.x}, y ${rect.y}, ${rect.width}×${rect.height}}: the same bytes as drawn there`, () => {
       const drawn = patterned(128, 72, 5);
       const copied = copy(drawn);
