@@ -11,6 +11,7 @@
  */
 import type { Layout } from '../channel/channel-spec.ts';
 import { monotonicMs } from '../lib/clock.ts';
+import { percentilesOf, RecentValues } from '../lib/recent-values.ts';
 import { AudioLimiter, type LimiterStats } from './audio-limiter.ts';
 import {
   black,
@@ -68,6 +69,12 @@ export interface MixerStats {
   maxAudioDelayMs: number;
   /** Pictures that came after their tick (shown late): the decoder was behind the mixer's delay. */
   latePictures: number;
+  /**
+   * How long before its tick each of the last 30 s of pictures (of every source) came, ms: what is left of the
+   * playout delay and the mixer's delay once the network, the jitter buffer and the decoder have taken theirs.
+   * Negative: late. Absent before the first picture.
+   */
+  pictureLeadMs?: { min: number; p1: number; p5: number; p50: number };
   limiter: LimiterStats;
 }
 
@@ -77,6 +84,8 @@ export interface SourceInfo {
   clientId?: string | undefined;
 }
 
+/** Pictures whose lead is kept per source for `pictureLeadMs` (30 s at 30 fps). */
+const leadWindowPictures = 900;
 /** Pictures a source may have waiting (3 s at 30 fps); older ones are dropped, counted. */
 const maxQueuedPictures = 90;
 /**
@@ -104,6 +113,8 @@ class MixerSource implements DecoderSink {
   droppedVideo = 0;
   droppedAudio = 0;
   latePictures = 0;
+  /** How long before its tick each recent picture came (ms). */
+  readonly pictureLeads = new RecentValues(leadWindowPictures);
   /**
    * Samples this source's sound is played behind its own times: a decoder running late (a loaded machine) has its
    * sound delayed rather than lost, as its pictures are shown late rather than not at all. Grows at once to the
@@ -135,6 +146,7 @@ class MixerSource implements DecoderSink {
     // A picture whose tick has passed: the decoder is behind the mixer's delay (shown late, counted).
     if ((frame.timeMs / 1000) * sampleRate < this.#readPosition()) this.latePictures += 1;
     this.#pictureArrivedMs = this.#channelMs();
+    this.pictureLeads.add(frame.timeMs - this.#pictureArrivedMs);
     holdPicture(frame.data);
     this.pictures.push(frame);
     if (this.pictures.length > maxQueuedPictures) {
@@ -302,16 +314,20 @@ export class Mixer {
     let audioDropped = this.#stats.audioSamplesDropped;
     let maxAudioDelayMs = this.#stats.maxAudioDelayMs;
     let latePictures = this.#stats.latePictures;
+    const leads: number[] = [];
     for (const source of this.#sources.values()) {
       videoDropped += source.droppedVideo;
       audioDropped += source.droppedAudio;
       latePictures += source.latePictures;
       maxAudioDelayMs = Math.max(maxAudioDelayMs, (source.maxAudioDelaySamples * 1000) / sampleRate);
+      leads.push(...source.pictureLeads.values());
     }
+    const [min, p1, p5, p50] = (percentilesOf(leads, [0, 1, 5, 50]) ?? []).map(Math.round);
     return {
       ...this.#stats,
       maxAudioDelayMs: Math.round(maxAudioDelayMs),
       latePictures,
+      ...(p50 === undefined ? {} : { pictureLeadMs: { min: min ?? p50, p1: p1 ?? p50, p5: p5 ?? p50, p50 } }),
       videoFramesDropped: videoDropped,
       audioSamplesDropped: audioDropped,
       limiter: this.#limiter.stats(),

@@ -170,6 +170,7 @@ describe('Mixer composing a grid', () => {
     }
     assert.equal(mixer.stats().slateTicks, 3);
     assert.equal(mixer.stats().tiles, 0);
+    assert.equal(mixer.stats().pictureLeadMs, undefined, 'no pictures, no lead');
   });
 
   test('two sources with solid colours: the first letterboxed in the left tile, the second in the right', (t) => {
@@ -296,6 +297,11 @@ describe('Mixer composing a grid', () => {
         );
     }
     assert.equal(mixer.stats().maxAudioDelayMs, lateMs);
+    // Each of conn-b's pictures came one tick before its tick 1.5 s back had been made; conn-a's one before start.
+    const lead = mixer.stats().pictureLeadMs;
+    assert.ok(lead !== undefined);
+    assert.equal(lead.min, Math.round(1000 / 30 - lateMs));
+    assert.equal(lead.p50, Math.round(1000 / 30 - lateMs));
     // The last picture arrived while tick 29 (967 ms) had just been made: fresh until 1467 ms (tick 44).
     assert.deepEqual(lumaIn(runTo(44).video, rightPicture), new Set([blue.y]), 'tick 44');
     const stale = runTo(45);
