@@ -6,7 +6,7 @@
  */
 import Hls, { type ErrorData, type Level } from 'hls.js';
 import { announce, byId, formatBitrate, h } from '../common.ts';
-import { startCatchUpPosition } from '../watch/start-position.ts';
+import { bufferedAhead, catchUp, catchUpRate, startCatchUpPosition } from '../watch/live-edge.ts';
 
 const app = byId('app');
 const hlsMimeType = 'application/vnd.apple.mpegurl';
@@ -154,6 +154,7 @@ class Player {
     clearTimeout(this.#timer);
     this.#hls?.destroy();
     this.#hls = undefined;
+    if (video.playbackRate === catchUp.rate) video.playbackRate = 1;
     if (this.#native) {
       video.removeAttribute('src');
       video.load();
@@ -209,6 +210,26 @@ class Player {
     else if (type === 'pause' && !video.ended && this.#state === 'playing') this.setState('paused');
     else if (type === 'ended') this.setState('ended', 'The broadcast has ended.');
     else if (type === 'error' && this.#native) this.#retryNative(`the video element failed`);
+    this.steer();
+  }
+
+  /**
+   * While playing in hls.js, plays a little faster when well behind its target latency (live-edge.ts); called at
+   * every timeupdate. A rate other than 1 or the catch-up rate is someone else's and is left alone.
+   */
+  steer(): void {
+    if (video.playbackRate !== 1 && video.playbackRate !== catchUp.rate) return;
+    const hls = this.#hls;
+    const rate =
+      hls === undefined || hls.targetLatency === null || video.paused || this.#state !== 'playing'
+        ? 1
+        : catchUpRate({
+            latency: hls.latency,
+            targetLatency: hls.targetLatency,
+            forwardBuffer: bufferedAhead(video.buffered, video.currentTime),
+            rate: video.playbackRate,
+          });
+    if (rate !== video.playbackRate) video.playbackRate = rate;
   }
 
   /** Moves to hls.js's target latency if playback began well behind it and the target is already buffered. */
@@ -433,6 +454,7 @@ sourceForm.addEventListener('submit', (event) => {
 for (const type of ['playing', 'waiting', 'pause', 'ended', 'error']) {
   video.addEventListener(type, () => player?.onVideoEvent(type));
 }
+video.addEventListener('timeupdate', () => player?.steer());
 
 const showMuted = (): void => {
   unmuteButton.textContent = video.muted ? 'Unmute' : 'Mute';
