@@ -112,6 +112,7 @@ const mixer = new Mixer({
   composition: { kind: 'single' },
   epochMs,
   latencyMs: defaultMediaOptions.mixerLatencyMs,
+  minLatencyMs: defaultMediaOptions.mixerMinLatencyMs,
   staleMs: 1000,
   output: (tick) => {
     if (!tick.slate) firstPictureMs ??= tick.timeMs;

@@ -39,8 +39,10 @@ export interface Config {
   x264Preset: (typeof x264Presets)[number];
   /** A live channel with nobody publishing ends its stream after this many seconds. */
   idleTimeoutSeconds: number;
-  /** How far behind the channel clock the mixer composes, ms: room for decoding. */
+  /** The most the mixer composes behind the channel clock, ms: room for decoding (and where it starts). */
   mixDelayMs: number;
+  /** The least it composes behind it, ms, when pictures and sound come early enough (mix-delay.ts). */
+  mixDelayMinMs: number;
   /** Channels (not deleted) the server holds at most, all tokens together. */
   maxChannels: number;
   maxConnectionsPerChannel: number;
@@ -405,9 +407,19 @@ export const optionSpecs: readonly OptionSpec[] = [
     env: 'NAGARE_MIX_DELAY',
     valueName: 'MS',
     description:
-      'the mixer composes this far behind the channel clock: room for decoding (latency against late pictures)',
+      'the most the mixer composes behind the channel clock, and where it starts: room for decoding (less is lower latency, more pictures shown late, counted)',
     defaultText: '200',
     parse: parseNumberIn(50, 2000),
+  },
+  {
+    key: 'mixDelayMinMs',
+    flag: 'mix-delay-min',
+    env: 'NAGARE_MIX_DELAY_MIN',
+    valueName: 'MS',
+    description:
+      'the least: the mixer comes down towards it while pictures and sound arrive early enough, and goes back up at once when they do not (--mix-delay-min equal to --mix-delay: a fixed delay)',
+    defaultText: '0',
+    parse: parseNumberIn(0, 2000),
   },
   {
     key: 'maxChannels',
@@ -509,6 +521,7 @@ export const defaultConfig: Readonly<Config> = {
   // 200: with 10 % loss (test/e2e/impaired-network.test.ts) sound still came late to the mixer now and then at
   // 150 (1 run in 6) and 100 (2 in 10), its beeps drifting from the flashes; none in 6 at 200.
   mixDelayMs: 200,
+  mixDelayMinMs: 0,
   maxChannels: 10_000,
   maxConnectionsPerChannel: 100,
   maxPublishersPerChannel: 16,

@@ -21,8 +21,9 @@ import { defaultConfig, type Config } from '../config.ts';
 export interface MediaOptions {
   ffmpegPath: string;
   partSeconds: number;
-  /** Mixer latency behind the channel clock (room for decoding), ms. */
+  /** Mixer latency behind the channel clock (room for decoding), ms: the most, and the least (mix-delay.ts). */
   mixerLatencyMs: number;
+  mixerMinLatencyMs: number;
   windowSegments: number;
   preset: string;
 }
@@ -32,12 +33,13 @@ const windowSegments = 8;
 
 /** The media options of a server configured as `config` (the benchmarks use them with the defaults). */
 export function mediaOptionsOf(
-  config: Pick<Config, 'ffmpegPath' | 'partSeconds' | 'mixDelayMs' | 'x264Preset'>,
+  config: Pick<Config, 'ffmpegPath' | 'partSeconds' | 'mixDelayMs' | 'mixDelayMinMs' | 'x264Preset'>,
 ): MediaOptions {
   return {
     ffmpegPath: config.ffmpegPath,
     partSeconds: config.partSeconds,
     mixerLatencyMs: config.mixDelayMs,
+    mixerMinLatencyMs: config.mixDelayMinMs,
     windowSegments,
     preset: config.x264Preset,
   };
@@ -160,6 +162,7 @@ export class HlsOutput implements HlsStream {
       composition: options.composition,
       epochMs: options.epochMs,
       latencyMs: media.mixerLatencyMs,
+      minLatencyMs: media.mixerMinLatencyMs,
       staleMs: 1000,
       output: (tick) => {
         this.#encoder.write(tick);

@@ -12,6 +12,7 @@
 import type { Layout } from '../channel/channel-spec.ts';
 import { monotonicMs } from '../lib/clock.ts';
 import { percentilesOf, RecentValues } from '../lib/recent-values.ts';
+import { defaultMixDelayOptions, MixDelay } from './mix-delay.ts';
 import { AudioLimiter, type LimiterStats } from './audio-limiter.ts';
 import {
   black,
@@ -46,8 +47,13 @@ export interface MixerOptions {
   composition: Composition;
   /** Channel clock origin (monotonic ms). */
   epochMs: number;
-  /** How long after its channel time a tick is produced: room for decoding behind the playout delay. */
+  /**
+   * How long after its channel time a tick is produced: room for decoding behind the playout delay. The most, when
+   * `minLatencyMs` is lower: the mixer then composes sooner when pictures and sound come sooner (mix-delay.ts).
+   */
   latencyMs: number;
+  /** The least it may come down to; `latencyMs` (a fixed delay) if absent. */
+  minLatencyMs?: number;
   /**
    * A source that has sent no picture for this long (mixer time) is shown as absent. Arrival counts, not the
    * picture's own time: a decoder steadily behind shows its late pictures, not a placeholder.
@@ -69,6 +75,8 @@ export interface MixerStats {
   maxAudioDelayMs: number;
   /** Pictures that came after their tick (shown late): the decoder was behind the mixer's delay. */
   latePictures: number;
+  /** How far behind the channel clock the mixer composes now, ms (mix-delay.ts). */
+  delayMs: number;
   /**
    * How long before its tick each of the last 30 s of pictures (of every source) came, ms: what is left of the
    * playout delay and the mixer's delay once the network, the jitter buffer and the decoder have taken theirs.
@@ -76,6 +84,18 @@ export interface MixerStats {
    */
   pictureLeadMs?: { min: number; p1: number; p5: number; p50: number };
   limiter: LimiterStats;
+}
+
+/** What a source knows of the mixer's progress. */
+interface SourceClock {
+  /** The next sample the mixer reads (channel samples). */
+  readPosition(): number;
+  /** The channel time the mixer is producing now, ms. */
+  channelMs(): number;
+  /** Whether the tick that shows a picture of this time has been made already. */
+  tickMade(pictureTimeMs: number): boolean;
+  /** Told the time of every picture and (not silent) sound as it comes. */
+  arrived(timeMs: number, kind: 'picture' | 'sound'): void;
 }
 
 /** Who a source is, for layout order. */
@@ -126,17 +146,11 @@ class MixerSource implements DecoderSink {
   readonly #recentLateness: number[] = [];
   /** Channel time being mixed when the newest picture arrived, ms. */
   #pictureArrivedMs = Number.NEGATIVE_INFINITY;
-  readonly #readPosition: () => number;
-  readonly #channelMs: () => number;
+  readonly #clock: SourceClock;
   #queuedEndSample = Number.NEGATIVE_INFINITY;
 
-  /**
-   * `readPosition`: the next sample the mixer reads (channel samples); `channelMs`: the channel time the mixer is
-   * producing now.
-   */
-  constructor(info: SourceInfo, joinedAt: number, readPosition: () => number, channelMs: () => number) {
-    this.#readPosition = readPosition;
-    this.#channelMs = channelMs;
+  constructor(info: SourceInfo, joinedAt: number, clock: SourceClock) {
+    this.#clock = clock;
     this.connectionId = info.connectionId;
     this.clientId = info.clientId;
     this.joinedAt = joinedAt;
@@ -144,9 +158,10 @@ class MixerSource implements DecoderSink {
 
   video(frame: DecodedVideo): void {
     // A picture whose tick has passed: the decoder is behind the mixer's delay (shown late, counted).
-    if ((frame.timeMs / 1000) * sampleRate < this.#readPosition()) this.latePictures += 1;
-    this.#pictureArrivedMs = this.#channelMs();
+    if (this.#clock.tickMade(frame.timeMs)) this.latePictures += 1;
+    this.#pictureArrivedMs = this.#clock.channelMs();
     this.pictureLeads.add(frame.timeMs - this.#pictureArrivedMs);
+    this.#clock.arrived(frame.timeMs, 'picture');
     holdPicture(frame.data);
     this.pictures.push(frame);
     if (this.pictures.length > maxQueuedPictures) {
@@ -171,15 +186,16 @@ class MixerSource implements DecoderSink {
     // would hold the sound after it back by the whole pause (up to the cap) for many seconds. Late silence
     // dropped is not heard.
     if (!isSilent(chunk.samples)) {
-      this.#recentLateness.push(Math.max(0, this.#readPosition() - chunk.firstSample));
+      this.#recentLateness.push(Math.max(0, this.#clock.readPosition() - chunk.firstSample));
       if (this.#recentLateness.length > 50) this.#recentLateness.shift();
+      this.#clock.arrived((chunk.firstSample * 1000) / sampleRate, 'sound');
     }
     const wanted = Math.min(maxAudioDelaySamples, Math.max(0, ...this.#recentLateness));
     if (wanted > this.audioDelaySamples) this.audioDelaySamples = wanted;
     else this.audioDelaySamples -= Math.min(this.audioDelaySamples - wanted, shrinkStepSamples);
     this.maxAudioDelaySamples = Math.max(this.maxAudioDelaySamples, this.audioDelaySamples);
     // Never before what is queued already (a shrinking delay would overlap) nor before what was played.
-    const notBefore = Math.max(this.#queuedEndSample, this.#readPosition());
+    const notBefore = Math.max(this.#queuedEndSample, this.#clock.readPosition());
     const shifted = chunk.firstSample + this.audioDelaySamples;
     const skip = Math.min(frames, Math.max(0, notBefore - shifted));
     this.droppedAudio += skip;
@@ -246,6 +262,7 @@ export class Mixer {
   readonly #composites: PicturePool;
   readonly #now: () => number;
   readonly #limiter = new AudioLimiter(sampleRate);
+  readonly #delay: MixDelay;
   #composition: Composition;
   readonly #stats = {
     ticks: 0,
@@ -265,6 +282,11 @@ export class Mixer {
     this.#options = options;
     this.#composition = options.composition;
     this.#now = options.now ?? monotonicMs;
+    this.#delay = new MixDelay({
+      ...defaultMixDelayOptions,
+      maxMs: options.latencyMs,
+      minMs: options.minLatencyMs ?? options.latencyMs,
+    });
     const { width, height } = options.canvas;
     this.#slate = solidPicture(width, height, black).data;
     this.#composites = new PicturePool(i420Bytes(width, height), 4);
@@ -272,15 +294,17 @@ export class Mixer {
 
   /** A decoded publisher joins the picture; returns the sink its decoder writes to. */
   addSource(info: SourceInfo): DecoderSink {
-    const source = new MixerSource(
-      info,
-      this.#now(),
-      () =>
+    const source = new MixerSource(info, this.#now(), {
+      readPosition: () =>
         this.#next === undefined
           ? Number.NEGATIVE_INFINITY
           : Math.round((this.#next * sampleRate) / this.#options.canvas.fps),
-      () => this.#channelMs(),
-    );
+      channelMs: () => this.#channelMs(),
+      tickMade: (timeMs) => this.#next !== undefined && this.#pictureTick(timeMs) < this.#next,
+      arrived: (timeMs, kind) => {
+        this.#arrivedAt(timeMs, kind);
+      },
+    });
     this.#sources.set(info.connectionId, source);
     return source;
   }
@@ -327,6 +351,7 @@ export class Mixer {
       ...this.#stats,
       maxAudioDelayMs: Math.round(maxAudioDelayMs),
       latePictures,
+      delayMs: Math.round(this.#delay.delayMs),
       ...(p50 === undefined ? {} : { pictureLeadMs: { min: min ?? p50, p1: p1 ?? p50, p5: p5 ?? p50, p50 } }),
       videoFramesDropped: videoDropped,
       audioSamplesDropped: audioDropped,
@@ -342,12 +367,28 @@ export class Mixer {
 
   /** The channel time being produced now: the clock behind by the mixer's delay. */
   #channelMs(): number {
-    return this.#now() - this.#options.epochMs - this.#options.latencyMs;
+    return this.#now() - this.#options.epochMs - this.#delay.delayMs;
+  }
+
+  /**
+   * A picture (shown from the first tick at or after its time) or sound (mixed in the tick holding its first
+   * sample) came: the delay learns how late it may be.
+   */
+  #arrivedAt(timeMs: number, kind: 'picture' | 'sound'): void {
+    const tick =
+      kind === 'picture' ? this.#pictureTick(timeMs) : Math.floor((timeMs * this.#options.canvas.fps) / 1000);
+    const now = this.#now();
+    this.#delay.arrived(this.#tickTimeMs(tick), now - this.#options.epochMs, now);
   }
 
   #firstTick(): number {
     const channelMs = this.#channelMs();
     return Math.max(0, Math.ceil((channelMs / 1000) * this.#options.canvas.fps));
+  }
+
+  /** The first tick that shows a picture of this time (pictureAt takes those due by half a millisecond after). */
+  #pictureTick(timeMs: number): number {
+    return Math.ceil(((timeMs - 0.5) * this.#options.canvas.fps) / 1000);
   }
 
   #tickTimeMs(n: number): number {
@@ -356,7 +397,7 @@ export class Mixer {
 
   #schedule(): void {
     if (this.#closed || this.#next === undefined) return;
-    const dueAt = this.#options.epochMs + this.#tickTimeMs(this.#next) + this.#options.latencyMs;
+    const dueAt = this.#options.epochMs + this.#tickTimeMs(this.#next) + this.#delay.delayMs;
     this.#timer = setTimeout(
       () => {
         this.#run();
@@ -367,6 +408,7 @@ export class Mixer {
 
   #run(): void {
     if (this.#closed || this.#next === undefined) return;
+    this.#delay.update(this.#now());
     const channelMs = this.#channelMs();
     // Far behind (the process stalled): skip ahead rather than burst; the encoder fills the gap.
     const behind = Math.floor((channelMs / 1000) * this.#options.canvas.fps) - this.#next;

@@ -515,3 +515,110 @@ describe('the mixer and pooled pictures', () => {
     assertPicture(second, expectedPicture([leftPicture, red], [rightPicture, blue]));
   });
 });
+
+describe('Mixer with a delay that adapts (minLatencyMs)', () => {
+  test('pictures and sound 100 ms early: it composes sooner, down to the least, skipping and repeating nothing', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let now = epochMs;
+    const ticks: MixedTick[] = [];
+    const mixer = new Mixer({
+      canvas,
+      composition: { kind: 'single' },
+      epochMs,
+      latencyMs: 200,
+      minLatencyMs: 0,
+      staleMs,
+      output: (tick) => {
+        holdPicture(tick.video);
+        ticks.push(tick);
+      },
+      now: () => now,
+    });
+    t.after(() => {
+      mixer.close();
+    });
+    const sink = mixer.addSource({ connectionId: 'conn-a' });
+    const colours = [red, blue, green];
+    let sent = 0;
+    mixer.start();
+    for (; now < epochMs + 15_000; now += 1) {
+      // Picture n and its sound arrive 100 ms before their time on the channel clock.
+      while ((sent * 1000) / 30 - 100 <= now - epochMs) {
+        sink.video({ timeMs: (sent * 1000) / 30, data: solid(colours[sent % 3]!) });
+        sink.audio({ firstSample: sent * tickFrames, samples: constantAudio(tickFrames, sent, sent) });
+        sent += 1;
+      }
+      t.mock.timers.tick(1);
+    }
+    const stats = mixer.stats();
+    assert.equal(stats.delayMs, 0, 'down to the least');
+    assert.equal(stats.latePictures, 0);
+    assert.equal(stats.lateTicksSkipped, 0);
+    // Made up to the channel clock itself, not 200 ms behind it: 450 ticks in 15 s, not 444.
+    assert.ok(ticks.length >= 449, `${ticks.length} ticks`);
+    ticks.forEach((tick, n) => {
+      assert.equal(tick.timeMs, (n * 1000) / 30, `tick ${n} in its place`);
+      // Each tick shows its own picture with its own sound: none skipped, none shown twice.
+      assert.deepEqual(
+        lumaIn(tick.video, { x: 0, y: 0, width: canvas.width, height: canvas.height }),
+        new Set([colours[n % 3]!.y]),
+        `tick ${n}`,
+      );
+      if (n > 0)
+        assert.ok(
+          tick.audio.every((sample) => sample === n),
+          `tick ${n}: its sound`,
+        );
+    });
+  });
+
+  test('a picture later than the delay allows raises it at once: the ticks after it wait, and show it', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let now = epochMs;
+    const ticks: MixedTick[] = [];
+    const mixer = new Mixer({
+      canvas,
+      composition: { kind: 'single' },
+      epochMs,
+      latencyMs: 200,
+      minLatencyMs: 0,
+      staleMs,
+      output: (tick) => {
+        holdPicture(tick.video);
+        ticks.push(tick);
+      },
+      now: () => now,
+    });
+    t.after(() => {
+      mixer.close();
+    });
+    const sink = mixer.addSource({ connectionId: 'conn-a' });
+    let sent = 0;
+    mixer.start();
+    for (; now < epochMs + 20_000; now += 1) {
+      // On time (0 ms early) until 15 s; from then on each picture comes 120 ms after its time.
+      const lateMs = (sent * 1000) / 30 >= 15_000 ? 120 : 0;
+      while ((sent * 1000) / 30 + lateMs <= now - epochMs) {
+        sink.video({ timeMs: (sent * 1000) / 30, data: solid(sent % 2 === 0 ? red : blue) });
+        sent += 1;
+      }
+      t.mock.timers.tick(1);
+    }
+    const stats = mixer.stats();
+    // The lateness and the margin; arrivals come on whole milliseconds, up to 1 ms later still.
+    assert.ok(stats.delayMs >= 150 && stats.delayMs <= 151, `${stats.delayMs} ms`);
+    assert.ok(stats.latePictures <= 5, `${stats.latePictures} shown late while it rose`);
+    // After the rise every tick shows its own picture again.
+    const last = ticks.length - 1;
+    for (let n = last - 30; n <= last; n++) {
+      assert.deepEqual(
+        lumaIn(ticks[n]!.video, { x: 0, y: 0, width: canvas.width, height: canvas.height }),
+        new Set([(n % 2 === 0 ? red : blue).y]),
+        `tick ${n}`,
+      );
+    }
+    ticks.forEach((tick, n) => {
+      assert.equal(tick.timeMs, (n * 1000) / 30, `tick ${n} in its place`);
+    });
+  });
+});
