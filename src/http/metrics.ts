@@ -128,6 +128,16 @@ export function createMetrics(sources: MetricsSources): Registry {
       return latencies.length === 0 ? [] : [[{}, Math.max(...latencies) / 1000]];
     },
   );
+  readGauge(
+    metrics,
+    'nagare_mixer_delay_seconds',
+    'How far behind the channel clock the mixer composes now (it adapts between --mix-delay-min and --mix-delay to how early pictures and sound come): the largest over running channels.',
+    [],
+    () => {
+      const delays = media.mixerDelays();
+      return delays.length === 0 ? [] : [[{}, Math.max(...delays) / 1000]];
+    },
+  );
 
   readGauge(
     metrics,

@@ -207,6 +207,11 @@ export class HlsOutput implements HlsStream {
     return Math.round(nowMs - (segment.programDateTime.getTime() + duration * 1000));
   }
 
+  /** How far behind the channel clock its mixer composes now, ms: between --mix-delay-min and --mix-delay. */
+  get mixerDelayMs(): number {
+    return this.#mixer.delayMs;
+  }
+
   /**
    * Media seconds the encoder made per second of real time over the last 10 s (its first variant's parts): 1
    * when it keeps up. Undefined in its first seconds.

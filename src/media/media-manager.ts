@@ -111,6 +111,11 @@ export class MediaManager {
     return this.#firstOutputFigures((output) => output.listingLatencyMs);
   }
 
+  /** How far behind the channel clock each running channel's first playlist is mixed, ms. */
+  mixerDelays(): number[] {
+    return this.#firstOutputFigures((output) => output.mixerDelayMs);
+  }
+
   /** Speed of every running playlist's encoder (see HlsOutput.encoderSpeed). */
   encoderSpeeds(): number[] {
     const speeds: number[] = [];

@@ -333,6 +333,11 @@ export class Mixer {
     this.#schedule();
   }
 
+  /** How far behind the channel clock it composes now, ms (mix-delay.ts). */
+  get delayMs(): number {
+    return this.#delay.delayMs;
+  }
+
   stats(): MixerStats {
     let videoDropped = this.#stats.videoFramesDropped;
     let audioDropped = this.#stats.audioSamplesDropped;

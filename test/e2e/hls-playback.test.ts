@@ -176,6 +176,11 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     const listing = value('nagare_hls_ingest_to_playlist_seconds');
     assert.ok(listing >= 0 && listing <= edge, `ingest to playlist ${listing} s, live edge ${edge} s`);
     assert.equal(value('nagare_ffmpeg_restarts_total{process="encoder"}'), 0);
+    const mixerDelay = value('nagare_mixer_delay_seconds');
+    assert.ok(
+      mixerDelay >= 0 && mixerDelay <= 0.2,
+      `mixer delay ${mixerDelay} s, within the defaults' bounds`,
+    );
     const speed = value('nagare_encoder_speed');
     assert.ok(speed > 0.8 && speed < 1.2, `encoder speed ${speed}`);
   });
