@@ -518,8 +518,11 @@ export const defaultConfig: Readonly<Config> = {
   partSeconds: 0.2,
   x264Preset: 'veryfast',
   idleTimeoutSeconds: 600,
-  // 200: with 10 % loss (test/e2e/impaired-network.test.ts) sound still came late to the mixer now and then at
-  // 150 (1 run in 6) and 100 (2 in 10), its beeps drifting from the flashes; none in 6 at 200.
+  // 200 at most: with 10 % loss (test/e2e/impaired-network.test.ts) and a fixed delay, sound still came late to
+  // the mixer now and then at 150 (1 run in 6) and 100 (2 in 10), its beeps drifting from the flashes; none in 6
+  // at 200. Adapting from 0 to 200, a late sound raises the delay at once: in 5 runs it stayed at 200 or came
+  // down to 75, and one run's beeps moved (5 ms a second, the publisher clock's slew) with no sound late or
+  // dropped at the mixer.
   mixDelayMs: 200,
   mixDelayMinMs: 0,
   maxChannels: 10_000,
@@ -611,6 +614,11 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
   }
   if (config.hlsPort !== undefined && config.hlsPort !== 0 && config.hlsPort === config.port) {
     throw new ConfigError(`--hls-port must differ from --port (both ${config.port})`);
+  }
+  if (config.mixDelayMinMs > config.mixDelayMs) {
+    throw new ConfigError(
+      `--mix-delay-min (${config.mixDelayMinMs}) must not exceed --mix-delay (${config.mixDelayMs})`,
+    );
   }
   return { kind: 'config', config: Object.freeze(config) };
 }

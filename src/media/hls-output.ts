@@ -21,8 +21,9 @@ import { defaultConfig, type Config } from '../config.ts';
 export interface MediaOptions {
   ffmpegPath: string;
   partSeconds: number;
-  /** Mixer latency behind the channel clock (room for decoding), ms: the most, and the least (mix-delay.ts). */
+  /** The most the mixer composes behind the channel clock (room for decoding), ms; where it starts. */
   mixerLatencyMs: number;
+  /** The least it comes down to when pictures and sound come early enough, ms (mix-delay.ts). */
   mixerMinLatencyMs: number;
   windowSegments: number;
   preset: string;

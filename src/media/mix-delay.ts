@@ -1,21 +1,13 @@
 /**
- * How far behind the channel clock the mixer composes. Its pictures and sound come from decoders fed by the
- * network: each must be there by its tick, and how early they come depends on the publisher's network (pacing,
- * retransmissions) and on the decoders (how many pictures they hold, how loaded the machine is). A fixed delay
- * large enough for a lossy network and a loaded machine wastes most of itself on a good one (measured on loopback
- * with the fixed 200 ms: pictures came 224 ms before their tick in the worst percent).
- *
- * So the delay follows what arrivals need: the latest any picture or sound came (against its own time) over the
- * last `windowMs`, plus `marginMs`, within [minMs, maxMs]. It goes up at once (the mixer then waits that much
- * longer for its next tick: the stream is made a little later, nothing is lost) and comes down at
- * `downMsPerSecond` (ticks come a little sooner than real time: nothing is skipped either, every picture and
- * sample is still mixed). It starts at `maxMs`, the fixed delay of old, and never goes past it. Pure: the caller
- * gives the times.
+ * How far behind the channel clock the mixer composes (MixDelay below). Pure: the caller gives the times.
  */
 export interface MixDelayOptions {
   /** The start, and the most. */
   maxMs: number;
-  /** The least (0: never ahead of the channel clock, whose playout delay stays for the network). */
+  /**
+   * The least (0: never ahead of the channel clock, whose playout delay stays for the network); above `maxMs`,
+   * `maxMs` is the delay throughout.
+   */
   minMs: number;
   /** Kept beyond the latest arrival of the window, for one later still. */
   marginMs: number;
@@ -31,6 +23,20 @@ export const defaultMixDelayOptions: Omit<MixDelayOptions, 'maxMs' | 'minMs'> = 
   downMsPerSecond: 20,
 };
 
+/**
+ * How far behind the channel clock the mixer composes. Its pictures and sound come from decoders fed by the
+ * network: each must be there by its tick, and how early they come depends on the publisher's network (pacing,
+ * retransmissions) and on the decoders (how many pictures they hold, how loaded the machine is). A delay large
+ * enough for a lossy network and a loaded machine wastes most of itself on a good one (measured on loopback with
+ * 200 ms: pictures came 224 ms before their tick in the worst percent).
+ *
+ * So the delay follows what arrivals need: the latest any picture or sound came (against its tick) over the last
+ * `windowMs`, plus `marginMs`, within [minMs, maxMs]. It goes up at once (the mixer then waits that much longer
+ * for its next tick: the stream is made a little later, nothing is lost) and comes down at `downMsPerSecond`
+ * (ticks come a little sooner than real time: nothing is skipped either, every picture and sample is still
+ * mixed). It starts at `maxMs` and never goes past it. An arrival counts for the whole window, so a source that
+ * left keeps the delay where its arrivals put it for up to `windowMs`.
+ */
 export class MixDelay {
   readonly #options: MixDelayOptions;
   #delayMs: number;
@@ -39,7 +45,7 @@ export class MixDelay {
   readonly #needs: { atMs: number; needMs: number }[] = [];
 
   constructor(options: MixDelayOptions) {
-    this.#options = { ...options, minMs: Math.min(options.minMs, options.maxMs) };
+    this.#options = options;
     this.#delayMs = options.maxMs;
   }
 

@@ -78,9 +78,9 @@ export interface MixerStats {
   /** How far behind the channel clock the mixer composes now, ms (mix-delay.ts). */
   delayMs: number;
   /**
-   * How long before its tick each of the last 30 s of pictures (of every source) came, ms: what is left of the
-   * playout delay and the mixer's delay once the network, the jitter buffer and the decoder have taken theirs.
-   * Negative: late. Absent before the first picture.
+   * How long before the tick that shows it each of the last 30 s of pictures (of every source) came, ms: what is
+   * left of the playout delay and the mixer's delay once the network, the jitter buffer and the decoder have taken
+   * theirs. Negative: late (counted in latePictures). Absent before the first picture.
    */
   pictureLeadMs?: { min: number; p1: number; p5: number; p50: number };
   limiter: LimiterStats;
@@ -92,10 +92,13 @@ interface SourceClock {
   readPosition(): number;
   /** The channel time the mixer is producing now, ms. */
   channelMs(): number;
-  /** Whether the tick that shows a picture of this time has been made already. */
-  tickMade(pictureTimeMs: number): boolean;
-  /** Told the time of every picture and (not silent) sound as it comes. */
-  arrived(timeMs: number, kind: 'picture' | 'sound'): void;
+  /**
+   * A picture of this time came now: how long before the tick that shows it (ms, negative when that tick was made
+   * already); the mixer's delay learns from it.
+   */
+  pictureArrived(pictureTimeMs: number): number;
+  /** Sound starting at this sample (not silence) came now; the mixer's delay learns from it. */
+  soundArrived(firstSample: number): void;
 }
 
 /** Who a source is, for layout order. */
@@ -158,10 +161,10 @@ class MixerSource implements DecoderSink {
 
   video(frame: DecodedVideo): void {
     // A picture whose tick has passed: the decoder is behind the mixer's delay (shown late, counted).
-    if (this.#clock.tickMade(frame.timeMs)) this.latePictures += 1;
+    const leadMs = this.#clock.pictureArrived(frame.timeMs);
+    if (leadMs < 0) this.latePictures += 1;
+    this.pictureLeads.add(leadMs);
     this.#pictureArrivedMs = this.#clock.channelMs();
-    this.pictureLeads.add(frame.timeMs - this.#pictureArrivedMs);
-    this.#clock.arrived(frame.timeMs, 'picture');
     holdPicture(frame.data);
     this.pictures.push(frame);
     if (this.pictures.length > maxQueuedPictures) {
@@ -188,7 +191,7 @@ class MixerSource implements DecoderSink {
     if (!isSilent(chunk.samples)) {
       this.#recentLateness.push(Math.max(0, this.#clock.readPosition() - chunk.firstSample));
       if (this.#recentLateness.length > 50) this.#recentLateness.shift();
-      this.#clock.arrived((chunk.firstSample * 1000) / sampleRate, 'sound');
+      this.#clock.soundArrived(chunk.firstSample);
     }
     const wanted = Math.min(maxAudioDelaySamples, Math.max(0, ...this.#recentLateness));
     if (wanted > this.audioDelaySamples) this.audioDelaySamples = wanted;
@@ -300,9 +303,9 @@ export class Mixer {
           ? Number.NEGATIVE_INFINITY
           : Math.round((this.#next * sampleRate) / this.#options.canvas.fps),
       channelMs: () => this.#channelMs(),
-      tickMade: (timeMs) => this.#next !== undefined && this.#pictureTick(timeMs) < this.#next,
-      arrived: (timeMs, kind) => {
-        this.#arrivedAt(timeMs, kind);
+      pictureArrived: (timeMs) => this.#pictureArrived(timeMs),
+      soundArrived: (firstSample) => {
+        this.#arrived(Math.floor((firstSample * this.#options.canvas.fps) / sampleRate));
       },
     });
     this.#sources.set(info.connectionId, source);
@@ -351,13 +354,14 @@ export class Mixer {
       maxAudioDelayMs = Math.max(maxAudioDelayMs, (source.maxAudioDelaySamples * 1000) / sampleRate);
       leads.push(...source.pictureLeads.values());
     }
-    const [min, p1, p5, p50] = (percentilesOf(leads, [0, 1, 5, 50]) ?? []).map(Math.round);
+    const percentiles = percentilesOf(leads, [0, 1, 5, 50])?.map(Math.round);
+    const [min = 0, p1 = 0, p5 = 0, p50 = 0] = percentiles ?? [];
     return {
       ...this.#stats,
       maxAudioDelayMs: Math.round(maxAudioDelayMs),
       latePictures,
       delayMs: Math.round(this.#delay.delayMs),
-      ...(p50 === undefined ? {} : { pictureLeadMs: { min: min ?? p50, p1: p1 ?? p50, p5: p5 ?? p50, p50 } }),
+      ...(percentiles === undefined ? {} : { pictureLeadMs: { min, p1, p5, p50 } }),
       videoFramesDropped: videoDropped,
       audioSamplesDropped: audioDropped,
       limiter: this.#limiter.stats(),
@@ -375,13 +379,22 @@ export class Mixer {
     return this.#now() - this.#options.epochMs - this.#delay.delayMs;
   }
 
+  /** A picture of this time came: how long before the tick that shows it, which its delay learns from. */
+  #pictureArrived(timeMs: number): number {
+    const tick = this.#pictureTick(timeMs);
+    this.#arrived(tick);
+    // Late when its tick was made already, however near (the delay may have gone up since); on time when not,
+    // though a timer firing late may leave the clock past it.
+    const leadMs = this.#tickTimeMs(tick) - this.#channelMs();
+    const made = this.#next !== undefined && tick < this.#next;
+    return made ? Math.min(leadMs, -0.001) : Math.max(leadMs, 0);
+  }
+
   /**
-   * A picture (shown from the first tick at or after its time) or sound (mixed in the tick holding its first
-   * sample) came: the delay learns how late it may be.
+   * Something tick `tick` needs came now. Sound is judged at the tick holding its first sample, before any delay
+   * the mixer gives a late source's sound (MixerSource.audioDelaySamples).
    */
-  #arrivedAt(timeMs: number, kind: 'picture' | 'sound'): void {
-    const tick =
-      kind === 'picture' ? this.#pictureTick(timeMs) : Math.floor((timeMs * this.#options.canvas.fps) / 1000);
+  #arrived(tick: number): void {
     const now = this.#now();
     this.#delay.arrived(this.#tickTimeMs(tick), now - this.#options.epochMs, now);
   }

@@ -177,10 +177,8 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     assert.ok(listing >= 0 && listing <= edge, `ingest to playlist ${listing} s, live edge ${edge} s`);
     assert.equal(value('nagare_ffmpeg_restarts_total{process="encoder"}'), 0);
     const mixerDelay = value('nagare_mixer_delay_seconds');
-    assert.ok(
-      mixerDelay >= 0 && mixerDelay <= 0.2,
-      `mixer delay ${mixerDelay} s, within the defaults' bounds`,
-    );
+    // Exported and within the defaults' bounds; how low it comes is measured by bench/glass-to-glass.ts.
+    assert.ok(mixerDelay >= 0 && mixerDelay <= 0.2, `mixer delay ${mixerDelay} s`);
     const speed = value('nagare_encoder_speed');
     assert.ok(speed > 0.8 && speed < 1.2, `encoder speed ${speed}`);
   });

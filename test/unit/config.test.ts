@@ -189,6 +189,11 @@ describe('loadConfig', () => {
       '--hls-port must differ from --port (both 5000)',
     ],
     [
+      'a least mixer delay above the most',
+      () => load(['--mix-delay-min', '300'], { NAGARE_MIX_DELAY: '250' }),
+      '--mix-delay-min (300) must not exceed --mix-delay (250)',
+    ],
+    [
       'an hls public url with a query',
       () => load([], { NAGARE_HLS_PUBLIC_URL: 'https://hls.example.com/?a=1' }),
       'NAGARE_HLS_PUBLIC_URL must be an http or https URL without query or fragment',

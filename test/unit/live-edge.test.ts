@@ -62,14 +62,15 @@ describe('startCatchUpPosition', () => {
 
 describe('catchUpRate', () => {
   // Playing 0.7 s beyond a 0.6 s target with 1 s buffered ahead: what the page saw when its start move missed.
-  const behind: CatchUpState = { latency: 1.3, targetLatency: 0.6, forwardBuffer: 1, rate: 1 };
+  const behind: CatchUpState = { latencySeconds: 1.3, targetSeconds: 0.6, bufferedAheadSeconds: 1, rate: 1 };
 
   test('well behind the target with enough buffered: plays faster', () => {
     assert.equal(catchUpRate(behind), catchUp.rate);
   });
 
   test('starts past startSeconds and goes on until within stopSeconds (no flapping at one threshold)', () => {
-    const at = (excess: number, rate: number) => catchUpRate({ ...behind, latency: 0.6 + excess, rate });
+    const at = (excess: number, rate: number) =>
+      catchUpRate({ ...behind, latencySeconds: 0.6 + excess, rate });
     assert.equal(at(catchUp.startSeconds - 0.01, 1), 1, 'not started yet');
     assert.equal(at(catchUp.startSeconds + 0.01, 1), catchUp.rate, 'starts');
     assert.equal(at(catchUp.stopSeconds + 0.01, catchUp.rate), catchUp.rate, 'goes on');
@@ -77,15 +78,32 @@ describe('catchUpRate', () => {
   });
 
   test('too little buffered ahead: never faster, however far behind', () => {
-    assert.equal(catchUpRate({ ...behind, forwardBuffer: catchUp.minBufferSeconds }), 1);
-    assert.equal(catchUpRate({ ...behind, latency: 5, forwardBuffer: 0.1, rate: catchUp.rate }), 1);
+    assert.equal(catchUpRate({ ...behind, bufferedAheadSeconds: catchUp.minBufferSeconds }), 1);
+    assert.equal(
+      catchUpRate({ ...behind, latencySeconds: 2, bufferedAheadSeconds: 0.1, rate: catchUp.rate }),
+      1,
+    );
   });
 
   test('at or ahead of the target, and unknown values (NaN), play at 1', () => {
-    assert.equal(catchUpRate({ ...behind, latency: 0.6 }), 1);
-    assert.equal(catchUpRate({ ...behind, latency: 0.4, rate: catchUp.rate }), 1);
-    assert.equal(catchUpRate({ ...behind, latency: Number.NaN }), 1);
-    assert.equal(catchUpRate({ ...behind, forwardBuffer: Number.NaN }), 1);
+    assert.equal(catchUpRate({ ...behind, latencySeconds: 0.6 }), 1);
+    assert.equal(catchUpRate({ ...behind, latencySeconds: 0.4, rate: catchUp.rate }), 1);
+    assert.equal(catchUpRate({ ...behind, latencySeconds: Number.NaN }), 1);
+    assert.equal(catchUpRate({ ...behind, bufferedAheadSeconds: Number.NaN }), 1);
+  });
+
+  test('further behind than a viewer drifts (a rewind, a long pause): left alone, at 1', () => {
+    const rewound = {
+      ...behind,
+      latencySeconds: 0.6 + catchUp.maxBehindSeconds + 0.5,
+      bufferedAheadSeconds: 10,
+    };
+    assert.equal(catchUpRate(rewound), 1);
+    assert.equal(catchUpRate({ ...rewound, rate: catchUp.rate }), 1);
+    assert.equal(
+      catchUpRate({ ...rewound, latencySeconds: 0.6 + catchUp.maxBehindSeconds - 0.5 }),
+      catchUp.rate,
+    );
   });
 });
 

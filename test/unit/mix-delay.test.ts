@@ -58,11 +58,11 @@ describe('MixDelay', () => {
     const fixed = new MixDelay({ ...options, minMs: 200 });
     feed(fixed, 0, 20_000, () => -500);
     assert.equal(fixed.delayMs, 200);
-    assert.equal(
-      new MixDelay({ ...options, minMs: 300 }).update(0),
-      200,
-      'a least above the most is the most',
-    );
+    const above = new MixDelay({ ...options, minMs: 300 });
+    feed(above, 0, 20_000, () => -500);
+    assert.equal(above.delayMs, 200, 'a least above the most: the most throughout');
+    feed(above, 20_000, 25_000, () => 900);
+    assert.equal(above.delayMs, 200);
   });
 
   test('with nothing arriving (the slate) it stays where it is', () => {

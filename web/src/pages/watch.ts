@@ -214,8 +214,9 @@ class Player {
   }
 
   /**
-   * While playing in hls.js, plays a little faster when well behind its target latency (live-edge.ts); called at
-   * every timeupdate. A rate other than 1 or the catch-up rate is someone else's and is left alone.
+   * While playing in hls.js, plays a little faster when a little behind its target latency (live-edge.ts; not
+   * after a rewind); called at every timeupdate and video event. A rate other than 1 or the catch-up rate is
+   * someone else's and is left alone.
    */
   steer(): void {
     if (video.playbackRate !== 1 && video.playbackRate !== catchUp.rate) return;
@@ -224,9 +225,9 @@ class Player {
       hls === undefined || hls.targetLatency === null || video.paused || this.#state !== 'playing'
         ? 1
         : catchUpRate({
-            latency: hls.latency,
-            targetLatency: hls.targetLatency,
-            forwardBuffer: bufferedAhead(video.buffered, video.currentTime),
+            latencySeconds: hls.latency,
+            targetSeconds: hls.targetLatency,
+            bufferedAheadSeconds: bufferedAhead(video.buffered, video.currentTime),
             rate: video.playbackRate,
           });
     if (rate !== video.playbackRate) video.playbackRate = rate;

@@ -43,12 +43,12 @@ export function startCatchUpPosition(state: StartState): number | undefined {
 }
 
 export interface CatchUpState {
-  /** Seconds behind the live edge now (hls.latency). */
-  latency: number;
-  /** Seconds behind the edge the player aims for (hls.targetLatency). */
-  targetLatency: number;
-  /** Seconds buffered ahead of the current time. */
-  forwardBuffer: number;
+  /** Behind the live edge now (hls.latency). */
+  latencySeconds: number;
+  /** Behind the edge where the player aims to be (hls.targetLatency). */
+  targetSeconds: number;
+  /** Buffered ahead of the current time. */
+  bufferedAheadSeconds: number;
   /** The playback rate now. */
   rate: number;
 }
@@ -62,15 +62,18 @@ export const catchUp = {
   stopSeconds: 0.05,
   /** Never with this little buffered ahead: playing it faster would stall sooner. */
   minBufferSeconds: 0.3,
+  /** Further behind than this the viewer chose to be (a rewind, a long pause): left alone; Go live returns. */
+  maxBehindSeconds: 3,
 } as const;
 
 /**
  * The playback rate to play at: `catchUp.rate` while well behind the target (with hysteresis, so it does not flap
- * at the threshold) and with enough buffered ahead; else 1.
+ * at the threshold), not so far behind that the viewer chose it, and with enough buffered ahead; else 1.
  */
 export function catchUpRate(state: CatchUpState): number {
-  const excess = state.latency - state.targetLatency;
-  if (!(state.forwardBuffer > catchUp.minBufferSeconds) || !Number.isFinite(excess)) return 1;
+  const excess = state.latencySeconds - state.targetSeconds;
+  if (!(state.bufferedAheadSeconds > catchUp.minBufferSeconds) || !Number.isFinite(excess)) return 1;
+  if (excess > catchUp.maxBehindSeconds) return 1;
   const threshold = state.rate > 1 ? catchUp.stopSeconds : catchUp.startSeconds;
   return excess > threshold ? catchUp.rate : 1;
 }
