@@ -48,13 +48,21 @@ export class DecoderLag {
     this.#compact();
   }
 
-  /** The decoder output the frame of this channel time: every picture given before the next frame is through. */
-  output(timeMs: number): void {
-    const end = timeMs + this.#frameMs;
-    while (this.#head < this.#pending.length && (this.#pending[this.#head]?.timeMs ?? Infinity) < end) {
-      this.#head += 1;
+  /**
+   * The decoder output the frame of this channel time: every picture given before the next frame is through.
+   * Returns whether one of them was of this frame; if not, the frame repeats the one before (the fps filter
+   * filling a gap in the input), and came out only once a later picture was written.
+   */
+  output(timeMs: number): boolean {
+    const frame = this.#frameOf(timeMs);
+    let fresh = false;
+    for (; this.#head < this.#pending.length; this.#head += 1) {
+      const pictureFrame = this.#frameOf(this.#pending[this.#head]?.timeMs ?? Number.POSITIVE_INFINITY);
+      if (pictureFrame > frame) break;
+      if (pictureFrame === frame) fresh = true;
     }
     this.#compact();
+    return fresh;
   }
 
   /** How long the oldest picture still inside the decoder has been ready to come out, ms (0 if none). */

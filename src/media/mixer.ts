@@ -161,9 +161,13 @@ class MixerSource implements DecoderSink {
 
   video(frame: DecodedVideo): void {
     // A picture whose tick has passed: the decoder is behind the mixer's delay (shown late, counted).
-    const leadMs = this.#clock.pictureArrived(frame.timeMs);
-    if (leadMs < 0) this.latePictures += 1;
-    this.pictureLeads.add(leadMs);
+    // A repeat shows what the picture before it did, and is late by nature (the decoder lets it out only once the
+    // next picture is in): its lateness says nothing of how early pictures come, and is not counted.
+    if (frame.repeated !== true) {
+      const leadMs = this.#clock.pictureArrived(frame.timeMs);
+      if (leadMs < 0) this.latePictures += 1;
+      this.pictureLeads.add(leadMs);
+    }
     this.#pictureArrivedMs = this.#clock.channelMs();
     holdPicture(frame.data);
     this.pictures.push(frame);
@@ -434,7 +438,9 @@ export class Mixer {
       this.#stats.lateTicksSkipped += behind;
       this.#next += behind;
     }
-    while (this.#tickTimeMs(this.#next) <= channelMs) {
+    // A microsecond of slack: with a delay that moves by fractions of a millisecond, the clock can stop a hair
+    // short of a tick that its timer was due for, and the timer would be set again for that hair.
+    while (this.#tickTimeMs(this.#next) <= channelMs + 0.001) {
       const { tick, composed } = this.#tick(this.#next);
       this.#options.output(tick);
       if (composed) releasePicture(tick.video);

@@ -29,6 +29,12 @@ export interface DecodedVideo {
   timeMs: number;
   /** I420, canvas size; a pool's picture, so a sink that keeps it past the call holds it (picture-pool.ts). */
   data: Uint8Array;
+  /**
+   * No new picture of this time was given: the decoder repeated the one before to fill a gap in its input (a
+   * publisher sending fewer frames than the canvas shows). It comes out only once the next picture is written, so
+   * late, and it shows nothing new.
+   */
+  repeated?: boolean;
 }
 
 export interface DecodedAudio {
@@ -250,8 +256,8 @@ export class PublisherDecoder {
       if (index === 0) this.#backoff.reset();
       this.#stats.videoOut += 1;
       const timeMs = (startSeconds + index / canvas.fps) * 1000;
-      if (this.#process === process) this.#lag.output(timeMs);
-      sink.video({ timeMs, data });
+      const fresh = this.#process !== process || this.#lag.output(timeMs);
+      sink.video(fresh ? { timeMs, data } : { timeMs, data, repeated: true });
       releasePicture(data);
       index += 1;
     };

@@ -31,6 +31,26 @@ describe('DecoderLag', () => {
     assert.equal(lag.lagMs(200), 50);
   });
 
+  test('an output frame with no picture of its own is a repeat: a 15 fps publisher on a 30 fps canvas', () => {
+    const lag = new DecoderLag({ frameMs });
+    // Pictures at 0, 66.7, 133.3 … ms: output frames 0, 2, 4 … hold them; 1, 3, 5 … repeat the one before.
+    for (let i = 0; i < 10; i++) lag.written(i * 2 * frameMs, i * 2 * frameMs);
+    const fresh = Array.from({ length: 16 }, (_, frame) => lag.output(frame * frameMs));
+    assert.deepEqual(
+      fresh,
+      Array.from({ length: 16 }, (_, frame) => frame % 2 === 0),
+    );
+  });
+
+  test('pictures squeezed into one output frame make it fresh once; the gap after a pause repeats', () => {
+    const lag = new DecoderLag({ frameMs });
+    for (const timeMs of [0, 1, 2, 3, 200]) lag.written(timeMs, timeMs);
+    assert.equal(lag.output(0), true);
+    for (let frame = 1; frame < 6; frame++)
+      assert.equal(lag.output(frame * frameMs), false, `frame ${frame}`);
+    assert.equal(lag.output(6 * frameMs), true, 'the picture at 200 ms');
+  });
+
   test('pictures held for later ones are not lag, however long those take', () => {
     const lag = new DecoderLag({ frameMs });
     lag.written(0, 1000);

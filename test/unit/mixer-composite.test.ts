@@ -572,6 +572,48 @@ describe('Mixer with a delay that adapts (minLatencyMs)', () => {
     });
   });
 
+  test('repeats filling a gap in the input, late by nature, neither count as late nor hold the delay up', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let now = epochMs;
+    const mixer = new Mixer({
+      canvas,
+      composition: { kind: 'single' },
+      epochMs,
+      latencyMs: 200,
+      minLatencyMs: 0,
+      staleMs,
+      output: () => undefined,
+      now: () => now,
+    });
+    t.after(() => {
+      mixer.close();
+    });
+    const sink = mixer.addSource({ connectionId: 'conn-a' });
+    // The source's pictures come 100 ms early, but it sends none for the last 400 ms of every 2 s: the decoder
+    // fills those 12 frames with repeats of the picture before, and lets them out only with the next picture it
+    // is given, up to 367 ms after their time.
+    const inGap = (frame: number): boolean => frame % 60 >= 48;
+    const arrivesMs = (frame: number): number => {
+      let next = frame;
+      while (inGap(next)) next += 1;
+      return (next * 1000) / 30 - 100;
+    };
+    let sent = 0;
+    mixer.start();
+    for (; now < epochMs + 15_000; now += 1) {
+      while (arrivesMs(sent) <= now - epochMs) {
+        const timeMs = (sent * 1000) / 30;
+        sink.video(inGap(sent) ? { timeMs, data: solid(red), repeated: true } : { timeMs, data: solid(red) });
+        sent += 1;
+      }
+      t.mock.timers.tick(1);
+    }
+    const stats = mixer.stats();
+    assert.equal(stats.latePictures, 0, 'late pictures');
+    assert.equal(stats.delayMs, 0, 'delay');
+    assert.ok((stats.pictureLeadMs?.min ?? -1) >= 0, JSON.stringify(stats.pictureLeadMs));
+  });
+
   test('a picture later than the delay allows raises it at once: the ticks after it wait, and show it', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     let now = epochMs;
