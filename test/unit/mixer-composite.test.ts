@@ -516,40 +516,65 @@ describe('the mixer and pooled pictures', () => {
   });
 });
 
+const wholeCanvas: Rect = { x: 0, y: 0, width: canvas.width, height: canvas.height };
+
+/**
+ * A one-source mixer whose delay adapts from 200 ms down to 0, run on the fake clock 1 ms at a time for `seconds`.
+ * Canvas frame n is sent (`send`) once the undelayed channel clock reaches `arrivesMs(n)`, frames in order.
+ */
+function runAdaptive(
+  t: TestContext,
+  seconds: number,
+  arrivesMs: (frame: number) => number,
+  send: (sink: DecoderSink, frame: number) => void,
+): { mixer: Mixer; ticks: MixedTick[] } {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let now = epochMs;
+  const ticks: MixedTick[] = [];
+  const mixer = new Mixer({
+    canvas,
+    composition: { kind: 'single' },
+    epochMs,
+    latencyMs: 200,
+    minLatencyMs: 0,
+    staleMs,
+    output: (tick) => {
+      holdPicture(tick.video);
+      ticks.push(tick);
+    },
+    now: () => now,
+  });
+  t.after(() => {
+    mixer.close();
+  });
+  const sink = mixer.addSource({ connectionId: 'conn-a' });
+  let sent = 0;
+  mixer.start();
+  for (; now < epochMs + seconds * 1000; now += 1) {
+    while (arrivesMs(sent) <= now - epochMs) {
+      send(sink, sent);
+      sent += 1;
+    }
+    t.mock.timers.tick(1);
+  }
+  return { mixer, ticks };
+}
+
+const frameTimeMs = (frame: number): number => (frame * 1000) / 30;
+
 describe('Mixer with a delay that adapts (minLatencyMs)', () => {
   test('pictures and sound 100 ms early: it composes sooner, down to the least, skipping and repeating nothing', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    let now = epochMs;
-    const ticks: MixedTick[] = [];
-    const mixer = new Mixer({
-      canvas,
-      composition: { kind: 'single' },
-      epochMs,
-      latencyMs: 200,
-      minLatencyMs: 0,
-      staleMs,
-      output: (tick) => {
-        holdPicture(tick.video);
-        ticks.push(tick);
-      },
-      now: () => now,
-    });
-    t.after(() => {
-      mixer.close();
-    });
-    const sink = mixer.addSource({ connectionId: 'conn-a' });
     const colours = [red, blue, green];
-    let sent = 0;
-    mixer.start();
-    for (; now < epochMs + 15_000; now += 1) {
-      // Picture n and its sound arrive 100 ms before their time on the channel clock.
-      while ((sent * 1000) / 30 - 100 <= now - epochMs) {
-        sink.video({ timeMs: (sent * 1000) / 30, data: solid(colours[sent % 3]!) });
-        sink.audio({ firstSample: sent * tickFrames, samples: constantAudio(tickFrames, sent, sent) });
-        sent += 1;
-      }
-      t.mock.timers.tick(1);
-    }
+    // Picture n and its sound arrive 100 ms before their time on the channel clock.
+    const { mixer, ticks } = runAdaptive(
+      t,
+      15,
+      (n) => frameTimeMs(n) - 100,
+      (sink, n) => {
+        sink.video({ timeMs: frameTimeMs(n), data: solid(colours[n % 3]!) });
+        sink.audio({ firstSample: n * tickFrames, samples: constantAudio(tickFrames, n, n) });
+      },
+    );
     const stats = mixer.stats();
     assert.equal(stats.delayMs, 0, 'down to the least');
     assert.equal(stats.latePictures, 0);
@@ -557,13 +582,9 @@ describe('Mixer with a delay that adapts (minLatencyMs)', () => {
     // Made up to the channel clock itself, not 200 ms behind it: 450 ticks in 15 s, not 444.
     assert.ok(ticks.length >= 449, `${ticks.length} ticks`);
     ticks.forEach((tick, n) => {
-      assert.equal(tick.timeMs, (n * 1000) / 30, `tick ${n} in its place`);
+      assert.equal(tick.timeMs, frameTimeMs(n), `tick ${n} in its place`);
       // Each tick shows its own picture with its own sound: none skipped, none shown twice.
-      assert.deepEqual(
-        lumaIn(tick.video, { x: 0, y: 0, width: canvas.width, height: canvas.height }),
-        new Set([colours[n % 3]!.y]),
-        `tick ${n}`,
-      );
+      assert.deepEqual(lumaIn(tick.video, wholeCanvas), new Set([colours[n % 3]!.y]), `tick ${n}`);
       if (n > 0)
         assert.ok(
           tick.audio.every((sample) => sample === n),
@@ -573,41 +594,23 @@ describe('Mixer with a delay that adapts (minLatencyMs)', () => {
   });
 
   test('repeats filling a gap in the input, late by nature, neither count as late nor hold the delay up', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    let now = epochMs;
-    const mixer = new Mixer({
-      canvas,
-      composition: { kind: 'single' },
-      epochMs,
-      latencyMs: 200,
-      minLatencyMs: 0,
-      staleMs,
-      output: () => undefined,
-      now: () => now,
-    });
-    t.after(() => {
-      mixer.close();
-    });
-    const sink = mixer.addSource({ connectionId: 'conn-a' });
     // The source's pictures come 100 ms early, but it sends none for the last 400 ms of every 2 s: the decoder
     // fills those 12 frames with repeats of the picture before, and lets them out only with the next picture it
     // is given, up to 367 ms after their time.
     const inGap = (frame: number): boolean => frame % 60 >= 48;
-    const arrivesMs = (frame: number): number => {
-      let next = frame;
-      while (inGap(next)) next += 1;
-      return (next * 1000) / 30 - 100;
-    };
-    let sent = 0;
-    mixer.start();
-    for (; now < epochMs + 15_000; now += 1) {
-      while (arrivesMs(sent) <= now - epochMs) {
-        const timeMs = (sent * 1000) / 30;
-        sink.video(inGap(sent) ? { timeMs, data: solid(red), repeated: true } : { timeMs, data: solid(red) });
-        sent += 1;
-      }
-      t.mock.timers.tick(1);
-    }
+    const { mixer } = runAdaptive(
+      t,
+      15,
+      (n) => {
+        let next = n;
+        while (inGap(next)) next += 1;
+        return frameTimeMs(next) - 100;
+      },
+      (sink, n) => {
+        const timeMs = frameTimeMs(n);
+        sink.video(inGap(n) ? { timeMs, data: solid(red), repeated: true } : { timeMs, data: solid(red) });
+      },
+    );
     const stats = mixer.stats();
     assert.equal(stats.latePictures, 0, 'late pictures');
     assert.equal(stats.delayMs, 0, 'delay');
@@ -615,37 +618,15 @@ describe('Mixer with a delay that adapts (minLatencyMs)', () => {
   });
 
   test('a picture later than the delay allows raises it at once: the ticks after it wait, and show it', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    let now = epochMs;
-    const ticks: MixedTick[] = [];
-    const mixer = new Mixer({
-      canvas,
-      composition: { kind: 'single' },
-      epochMs,
-      latencyMs: 200,
-      minLatencyMs: 0,
-      staleMs,
-      output: (tick) => {
-        holdPicture(tick.video);
-        ticks.push(tick);
+    // On time (0 ms early) until 15 s; from then on each picture comes 120 ms after its time.
+    const { mixer, ticks } = runAdaptive(
+      t,
+      20,
+      (n) => frameTimeMs(n) + (frameTimeMs(n) >= 15_000 ? 120 : 0),
+      (sink, n) => {
+        sink.video({ timeMs: frameTimeMs(n), data: solid(n % 2 === 0 ? red : blue) });
       },
-      now: () => now,
-    });
-    t.after(() => {
-      mixer.close();
-    });
-    const sink = mixer.addSource({ connectionId: 'conn-a' });
-    let sent = 0;
-    mixer.start();
-    for (; now < epochMs + 20_000; now += 1) {
-      // On time (0 ms early) until 15 s; from then on each picture comes 120 ms after its time.
-      const lateMs = (sent * 1000) / 30 >= 15_000 ? 120 : 0;
-      while ((sent * 1000) / 30 + lateMs <= now - epochMs) {
-        sink.video({ timeMs: (sent * 1000) / 30, data: solid(sent % 2 === 0 ? red : blue) });
-        sent += 1;
-      }
-      t.mock.timers.tick(1);
-    }
+    );
     const stats = mixer.stats();
     // The lateness and the margin; arrivals come on whole milliseconds, up to 1 ms later still.
     assert.ok(stats.delayMs >= 150 && stats.delayMs <= 151, `${stats.delayMs} ms`);
@@ -654,13 +635,13 @@ describe('Mixer with a delay that adapts (minLatencyMs)', () => {
     const last = ticks.length - 1;
     for (let n = last - 30; n <= last; n++) {
       assert.deepEqual(
-        lumaIn(ticks[n]!.video, { x: 0, y: 0, width: canvas.width, height: canvas.height }),
+        lumaIn(ticks[n]!.video, wholeCanvas),
         new Set([(n % 2 === 0 ? red : blue).y]),
         `tick ${n}`,
       );
     }
     ticks.forEach((tick, n) => {
-      assert.equal(tick.timeMs, (n * 1000) / 30, `tick ${n} in its place`);
+      assert.equal(tick.timeMs, frameTimeMs(n), `tick ${n} in its place`);
     });
   });
 });
