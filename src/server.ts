@@ -12,7 +12,8 @@ import { ChannelRegistry } from './channel/channel-registry.ts';
 import { EventWebhook, soraEnvelope } from './channel/event-webhook.ts';
 import type { Config } from './config.ts';
 import { NagareError, toHttpError } from './errors.ts';
-import { requestPath, requestQuery } from './http/request-path.ts';
+import { requestPath } from './http/request-path.ts';
+import { nodeExchange } from './http/http-exchange.ts';
 import { sendJson } from './http/respond.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -316,7 +317,7 @@ export class NagareServer {
       const path = requestPath(req);
       // HLS answers go without the request id: a header set ahead of writeHead() takes Node's slow path, and
       // viewers' requests are the most frequent by far (their errors carry no request id either).
-      if (await origin.handle(req, res, path, requestQuery(req))) return;
+      if (await origin.handle(nodeExchange(req, res))) return;
       res.setHeader('X-Request-Id', requestId);
       // A browser asking for a page: anything but an API call (which names its action).
       const browsing = req.headers['x-sora-target'] === undefined;

@@ -1,9 +1,9 @@
 /**
- * An HTTP server with the limits every listener of Nagare has (the main port and each HLS worker's): a client has
- * 10 s to send its headers and 30 s for the whole request; an idle keep-alive connection is closed after 5 s; a
- * client that stops reading mid-answer is let go after a minute of no progress (a blocking playlist request waits
- * at most 3 target durations, 30 s; WebSockets clear this timeout when they upgrade). A request that is not HTTP
- * gets a bare 400 and the connection is closed.
+ * The main port's HTTP server, with the limits every listener of Nagare has (the HLS port's own server,
+ * lean-http-server.ts, keeps the same ones): a client has 10 s to send its headers and 30 s for the whole request;
+ * an idle keep-alive connection is closed after 5 s; a client that stops reading mid-answer is let go after a
+ * minute of no progress (a blocking playlist request waits at most 3 target durations, 30 s; WebSockets clear this
+ * timeout when they upgrade). A request that is not HTTP gets a bare 400 and the connection is closed.
  */
 import { createServer, type Server } from 'node:http';
 

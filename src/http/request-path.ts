@@ -9,10 +9,3 @@ export function requestPath(req: IncomingMessage): string {
   const queryAt = target.indexOf('?');
   return queryAt === -1 ? target : target.slice(0, queryAt);
 }
-
-/** The query of a request, parsed. */
-export function requestQuery(req: IncomingMessage): URLSearchParams {
-  const target = req.url ?? '/';
-  const queryAt = target.indexOf('?');
-  return new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
-}

@@ -6,7 +6,7 @@
  * stays readable, with EXT-X-ENDLIST, for a minute. Unknown paths, playlists not yet live or long gone, and one
  * that ended before it had anything answer the same 404.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpExchange } from '../http/http-exchange.ts';
 import type { HlsStream } from '../media/hls-output.ts';
 import type { VariantPackager } from '../hls/variant-packager.ts';
 import { parseBlockingQuery, parseHlsPath, type HlsResource } from './hls-request.ts';
@@ -27,52 +27,43 @@ const mediaType = 'video/mp4';
 const tsType = 'video/mp2t';
 const immutable = 'public, max-age=31536000, immutable';
 
-/**
- * The length of the body a response was answered with, for the counters. Kept on the response because headers
- * given to writeHead() alone (Node's fast path) cannot be read back with getHeader().
- */
-const bodyLength = Symbol('bodyLength');
-type Answered = ServerResponse & { [bodyLength]?: number };
-
 function send(
-  res: ServerResponse,
+  exchange: HttpExchange,
   status: number,
   type: string,
   body: string | Uint8Array,
   cache: string,
+  extra?: Readonly<Record<string, string>>,
 ): void {
-  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  (res as Answered)[bodyLength] = length;
-  res.writeHead(status, {
-    'Content-Type': type,
-    'Content-Length': length,
-    'Cache-Control': cache,
-    'Access-Control-Allow-Origin': '*',
-  });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
-}
-
-/** Errors in the API's JSON shape, like every other error of the server. */
-function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  send(
-    res,
+  exchange.answer(
     status,
-    'application/json; charset=utf-8',
-    `${JSON.stringify({ error: { code, message } })}\n`,
-    'no-store',
+    { 'Content-Type': type, 'Cache-Control': cache, 'Access-Control-Allow-Origin': '*', ...extra },
+    body,
   );
 }
 
-function notFound(res: ServerResponse): void {
-  sendError(res, 404, 'NotFound', 'not found');
+/** Errors in the API's JSON shape, like every other error of the server. */
+function sendError(
+  exchange: HttpExchange,
+  status: number,
+  code: string,
+  message: string,
+  extra?: Readonly<Record<string, string>>,
+): void {
+  const body = `${JSON.stringify({ error: { code, message } })}\n`;
+  send(exchange, status, 'application/json; charset=utf-8', body, 'no-store', extra);
 }
 
-function badRequest(res: ServerResponse, reason: string): void {
-  sendError(res, 400, 'InvalidParameter', reason);
+function notFound(exchange: HttpExchange): void {
+  sendError(exchange, 404, 'NotFound', 'not found');
 }
 
-function unavailable(res: ServerResponse, reason: string): void {
-  sendError(res, 503, 'Unavailable', reason);
+function badRequest(exchange: HttpExchange, reason: string): void {
+  sendError(exchange, 400, 'InvalidParameter', reason);
+}
+
+function unavailable(exchange: HttpExchange, reason: string, extra?: Readonly<Record<string, string>>): void {
+  sendError(exchange, 503, 'Unavailable', reason, extra);
 }
 
 /** What an origin has answered since it started; counters only grow. */
@@ -140,91 +131,84 @@ export class HlsOrigin {
   }
 
   /** Handles GET/HEAD/OPTIONS under /hls/; false when the path is not an HLS path. */
-  async handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    search: URLSearchParams,
-  ): Promise<boolean> {
+  async handle(exchange: HttpExchange): Promise<boolean> {
+    const { method, path } = exchange;
     if (!path.startsWith('/hls/')) return false;
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, {
-        'Access-Control-Allow-Origin': '*',
-        'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-        'Access-Control-Max-Age': '86400',
-      });
-      res.end();
+    if (method === 'OPTIONS') {
+      exchange.answer(
+        204,
+        {
+          'Access-Control-Allow-Origin': '*',
+          'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+          'Access-Control-Max-Age': '86400',
+        },
+        '',
+      );
       return true;
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD, OPTIONS');
-      sendError(res, 405, 'MethodNotAllowed', `${req.method ?? 'this method'} is not allowed here; use GET`);
+    if (method !== 'GET' && method !== 'HEAD') {
+      sendError(exchange, 405, 'MethodNotAllowed', `${method} is not allowed here; use GET`, {
+        Allow: 'GET, HEAD, OPTIONS',
+      });
       return true;
     }
     if (this.#waiting >= (this.#deps.maxRequests ?? Infinity)) {
       this.#counters.refused += 1;
-      res.setHeader('Retry-After', '1');
-      unavailable(res, 'too many HLS requests in progress; retry');
+      unavailable(exchange, 'too many HLS requests in progress; retry', { 'Retry-After': '1' });
       return true;
     }
     const resource = parseHlsPath(path);
     const stream = resource === undefined ? undefined : this.#deps.streamFor(resource.playlistId);
     if (resource === undefined || stream === undefined) {
-      notFound(res);
+      notFound(exchange);
       return true;
     }
     this.#waiting += 1;
     try {
-      await this.#serve(resource, stream, search, res);
+      await this.#serve(resource, stream, exchange);
     } finally {
       this.#waiting -= 1;
     }
     // A client gone before its answer got none: only answers count.
-    if (!res.writableEnded) return true;
+    if (!exchange.answered) return true;
     this.#counters.requests[resource.type] += 1;
-    if (res.statusCode !== 200 || req.method !== 'GET') return true;
-    const bytes = (res as Answered)[bodyLength] ?? 0;
-    this.#counters.bytes += bytes;
-    stream.audience.served(bytes, `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''}`);
+    if (exchange.status !== 200 || method !== 'GET') return true;
+    this.#counters.bytes += exchange.bodyLength;
+    stream.audience.served(exchange.bodyLength, exchange.viewer);
     return true;
   }
 
-  async #serve(
-    resource: HlsResource,
-    stream: HlsStream,
-    search: URLSearchParams,
-    res: ServerResponse,
-  ): Promise<void> {
+  async #serve(resource: HlsResource, stream: HlsStream, exchange: HttpExchange): Promise<void> {
     if (resource.type === 'multivariant') {
-      await this.#multivariant(stream, resource.ts ? 'ts' : 'fmp4', res);
+      await this.#multivariant(stream, resource.ts ? 'ts' : 'fmp4', exchange);
       return;
     }
     const packager = resource.run === stream.runId ? stream.packagers[resource.variant] : undefined;
     if (packager === undefined) {
-      notFound(res);
+      notFound(exchange);
       return;
     }
     switch (resource.type) {
       case 'media':
-        await this.#media(stream, resource.variant, packager, search, res);
+        await this.#media(stream, resource.variant, packager, exchange);
         return;
       case 'init': {
         const bytes = packager.init(resource.initId);
-        if (bytes === undefined) notFound(res);
-        else send(res, 200, mediaType, bytes, immutable);
+        if (bytes === undefined) notFound(exchange);
+        else send(exchange, 200, mediaType, bytes, immutable);
         return;
       }
       case 'segment':
-        await this.#segment(packager, resource.msn, 'fmp4', res);
+        await this.#segment(packager, resource.msn, 'fmp4', exchange);
         return;
       case 'part':
-        await this.#part(packager, resource.msn, resource.part, res);
+        await this.#part(packager, resource.msn, resource.part, exchange);
         return;
       case 'ts-media':
-        await this.#tsMedia(stream, resource.variant, packager, res);
+        await this.#tsMedia(stream, resource.variant, packager, exchange);
         return;
       case 'ts-segment':
-        await this.#segment(packager, resource.msn, 'ts', res);
+        await this.#segment(packager, resource.msn, 'ts', exchange);
         return;
     }
   }
@@ -233,35 +217,34 @@ export class HlsOrigin {
    * Waits (a few seconds) for every variant's first complete segment: the CODECS are known then, and a player
    * can start on what the media playlists list.
    */
-  async #multivariant(stream: HlsStream, format: 'fmp4' | 'ts', res: ServerResponse): Promise<void> {
+  async #multivariant(stream: HlsStream, format: 'fmp4' | 'ts', exchange: HttpExchange): Promise<void> {
     for (const packager of stream.packagers) {
-      const result = await waitFor(packager, () => packager.playable, 10_000, res);
+      const result = await waitFor(packager, () => packager.playable, 10_000, exchange);
       if (result === 'aborted') return;
       if (result === 'timeout') {
-        unavailable(res, 'stream starting, retry');
+        unavailable(exchange, 'stream starting, retry');
         return;
       }
       if (!packager.playable) {
-        notFound(res);
+        notFound(exchange);
         return;
       }
     }
     const playlist = this.#cached(stream, `multivariant/${format}`, () =>
       renderMultivariantFor(stream, format),
     );
-    send(res, 200, playlistType, playlist, 'public, max-age=1');
+    send(exchange, 200, playlistType, playlist, 'public, max-age=1');
   }
 
   async #media(
     stream: HlsStream,
     index: number,
     packager: VariantPackager,
-    search: URLSearchParams,
-    res: ServerResponse,
+    exchange: HttpExchange,
   ): Promise<void> {
-    const query = parseBlockingQuery(search);
+    const query = parseBlockingQuery(new URLSearchParams(exchange.query));
     if (typeof query === 'string') {
-      badRequest(res, query);
+      badRequest(exchange, query);
       return;
     }
     const timeoutMs = 3 * packager.targetDurationSeconds * 1000;
@@ -269,32 +252,32 @@ export class HlsOrigin {
       const last = packager.lastPart?.[0] ?? -1;
       // RFC 8216bis §6.2.5.2: more than two segments ahead of the last one is a client error.
       if (query.msn > last + 2) {
-        badRequest(res, `_HLS_msn ${query.msn} is too far ahead of the live edge (${last})`);
+        badRequest(exchange, `_HLS_msn ${query.msn} is too far ahead of the live edge (${last})`);
         return;
       }
       const { msn, part } = query;
-      const result = await waitFor(packager, () => hasReached(packager, msn, part), timeoutMs, res);
+      const result = await waitFor(packager, () => hasReached(packager, msn, part), timeoutMs, exchange);
       if (result === 'aborted') return;
       if (result === 'timeout') {
-        unavailable(res, 'blocking request timed out');
+        unavailable(exchange, 'blocking request timed out');
         return;
       }
     } else if (!packager.playable) {
-      const result = await waitFor(packager, () => packager.playable, timeoutMs, res);
+      const result = await waitFor(packager, () => packager.playable, timeoutMs, exchange);
       if (result !== 'ready') {
-        if (result === 'timeout') unavailable(res, 'stream starting, retry');
+        if (result === 'timeout') unavailable(exchange, 'stream starting, retry');
         return;
       }
     }
     // Ended before its first part: there is nothing to list.
     if (!packager.playable) {
-      notFound(res);
+      notFound(exchange);
       return;
     }
     const playlist = this.#cached(stream, `${index}/${query.skip}`, () =>
       this.#checkedOrNot((validate) => renderMediaFor(stream, index, query.skip, validate)),
     );
-    send(res, 200, playlistType, playlist, 'public, max-age=1');
+    send(exchange, 200, playlistType, playlist, 'public, max-age=1');
   }
 
   /**
@@ -339,7 +322,7 @@ export class HlsOrigin {
     packager: VariantPackager,
     msn: number,
     format: 'fmp4' | 'ts',
-    res: ServerResponse,
+    exchange: HttpExchange,
   ): Promise<void> {
     const open = packager.segments.at(-1);
     if (open !== undefined && open.msn === msn && !open.complete) {
@@ -347,24 +330,24 @@ export class HlsOrigin {
         packager,
         () => packager.segment(msn)?.complete === true,
         3 * packager.targetDurationSeconds * 1000,
-        res,
+        exchange,
       );
       if (result === 'aborted') return;
     }
     const segment = packager.segment(msn);
     const cmaf = segment?.bytes;
     if (cmaf === undefined) {
-      notFound(res);
+      notFound(exchange);
       return;
     }
     if (format === 'fmp4') {
-      send(res, 200, mediaType, cmaf, immutable);
+      send(exchange, 200, mediaType, cmaf, immutable);
       return;
     }
     const init = segment === undefined ? undefined : packager.init(segment.initId);
     const ts = init === undefined ? undefined : this.#ts.get(init, cmaf);
-    if (ts === undefined) notFound(res);
-    else send(res, 200, tsType, ts, immutable);
+    if (ts === undefined) notFound(exchange);
+    else send(exchange, 200, tsType, ts, immutable);
   }
 
   /** The MPEG-TS playlist: complete segments only, so it waits (a few target durations) for the first. */
@@ -372,23 +355,23 @@ export class HlsOrigin {
     stream: HlsStream,
     index: number,
     packager: VariantPackager,
-    res: ServerResponse,
+    exchange: HttpExchange,
   ): Promise<void> {
     const hasSegment = (): boolean => packager.segments.some((segment) => segment.complete);
-    const result = await waitFor(packager, hasSegment, 3 * packager.targetDurationSeconds * 1000, res);
+    const result = await waitFor(packager, hasSegment, 3 * packager.targetDurationSeconds * 1000, exchange);
     if (result === 'aborted') return;
     if (!hasSegment()) {
-      if (packager.ended) notFound(res);
-      else unavailable(res, 'stream starting, retry');
+      if (packager.ended) notFound(exchange);
+      else unavailable(exchange, 'stream starting, retry');
       return;
     }
     const playlist = this.#cached(stream, `${index}/ts`, () =>
       this.#checkedOrNot((validate) => renderTsMediaFor(stream, index, validate)),
     );
-    send(res, 200, playlistType, playlist, 'public, max-age=1');
+    send(exchange, 200, playlistType, playlist, 'public, max-age=1');
   }
 
-  async #part(packager: VariantPackager, msn: number, part: number, res: ServerResponse): Promise<void> {
+  async #part(packager: VariantPackager, msn: number, part: number, exchange: HttpExchange): Promise<void> {
     const next = packager.nextPart;
     const last = packager.lastPart;
     // The hinted part, or the one that would follow in the same segment: wait for it (or for the stream to move
@@ -402,13 +385,13 @@ export class HlsOrigin {
         packager,
         () => findPart(packager, msn, part) !== undefined || (packager.lastPart?.[0] ?? -1) > msn,
         3 * packager.targetDurationSeconds * 1000,
-        res,
+        exchange,
       );
       if (result === 'aborted') return;
     }
     const bytes = findPart(packager, msn, part);
-    if (bytes === undefined) notFound(res);
-    else send(res, 200, mediaType, bytes, immutable);
+    if (bytes === undefined) notFound(exchange);
+    else send(exchange, 200, mediaType, bytes, immutable);
   }
 }
 

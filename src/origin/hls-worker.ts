@@ -1,16 +1,15 @@
 /**
- * One HLS worker thread (see hls-workers.ts): an HTTP server on the shared HLS port that answers with an HlsOrigin
+ * One HLS worker thread (see hls-workers.ts): an HTTP server (lean-http-server.ts) on the shared HLS port that
+ * answers with an HlsOrigin
  * over copies of the playlists, kept in step by the main thread's messages. Anything but an HLS path is 404; a
  * request that fails is answered 500 and reported to the main thread, which logs it.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HlsVariant } from '../channel/channel-spec.ts';
 import { NagareError, toHttpError } from '../errors.ts';
 import { VariantPackager } from '../hls/variant-packager.ts';
-import { createHttpServer } from '../http/http-server.ts';
-import { requestPath, requestQuery } from '../http/request-path.ts';
-import { sendJson } from '../http/respond.ts';
+import { answerJson, type HttpExchange } from '../http/http-exchange.ts';
+import { LeanHttpServer } from '../http/lean-http-server.ts';
 import { RequestIds } from '../lib/request-ids.ts';
 import type { HlsStream } from '../media/hls-output.ts';
 import { HlsOrigin } from './hls-origin.ts';
@@ -80,9 +79,9 @@ function report(): void {
   });
 }
 
-async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(exchange: HttpExchange): Promise<void> {
   try {
-    if (await origin.handle(req, res, requestPath(req), requestQuery(req))) return;
+    if (await origin.handle(exchange)) return;
     throw new NagareError('NotFound', 'not found');
   } catch (err) {
     // Only a failure gets a request id: the answers that go well are the hot path.
@@ -90,16 +89,15 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { status, body, cause } = toHttpError(err, requestId);
     if (cause !== undefined) {
       const error = cause instanceof Error ? (cause.stack ?? cause.message) : JSON.stringify(cause);
-      post({ type: 'request-failed', requestId, url: req.url ?? '', error });
+      const url = exchange.query === '' ? exchange.path : `${exchange.path}?${exchange.query}`;
+      post({ type: 'request-failed', requestId, url, error });
     }
-    if (res.headersSent) res.destroy();
-    else sendJson(res, status, body);
+    answerJson(exchange, status, body);
   }
 }
 
-const http = createHttpServer();
-http.on('request', (req: IncomingMessage, res: ServerResponse) => {
-  void route(req, res);
+const http = new LeanHttpServer((exchange) => {
+  void route(exchange);
 });
 const timer = setInterval(report, reportEveryMs);
 
@@ -118,13 +116,12 @@ port.on('message', (message: ToWorker) => {
       clearInterval(timer);
       report();
       http.close();
-      http.closeAllConnections();
       port.close();
       return;
   }
 });
 
-http.once('error', (err: NodeJS.ErrnoException) => {
+http.server.once('error', (err: NodeJS.ErrnoException) => {
   post({ type: 'listen-failed', message: err.code ?? err.message });
 });
 http.listen({ host: options.host, port: options.port, reusePort: true }, () => {

@@ -21,6 +21,7 @@ import {
   parseLayout,
 } from '../../src/channel/channel-spec.ts';
 import { NagareError } from '../../src/errors.ts';
+import { isHeadError, parseRequestHead } from '../../src/http/request-head.ts';
 import { Fmp4Splitter, parseFragment, parseInit, type InitInfo } from '../../src/hls/format/fmp4-reader.ts';
 import { remuxSegmentToTs, tsConfigFromInit } from '../../src/hls/format/mpegts.ts';
 import type { Codec, Depacketizer } from '../../src/rtp/encoded-frame.ts';
@@ -325,6 +326,87 @@ function signalingTarget(): FuzzTarget {
         (shaped.ok === false && typeof shaped.reason === 'string'),
       'a result or a reason',
     );
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP request heads: what players send, with characters cut, replaced and inserted (CR, LF, colons, spaces, NUL
+// and high bytes most of all), and plain random text.
+
+const playerHeads = [
+  'GET /hls/0123456789abcdef0123456789abcdef/abcd1234/v0/index.m3u8?_HLS_msn=12&_HLS_part=3 HTTP/1.1\r\nHost: 127.0.0.1:5001\r\nConnection: keep-alive\r\nUser-Agent: Mozilla/5.0 Chrome/156.0.0.0\r\nAccept: */*\r\nOrigin: http://127.0.0.1:5000',
+  'GET /hls/x/index.m3u8 HTTP/1.1\r\nUser-Agent: Lavf/59.27.100\r\nAccept: */*\r\nRange: bytes=0-\r\nConnection: close\r\nHost: 127.0.0.1:5001\r\nIcy-MetaData: 1',
+  'GET /hls/x/1.2.m4s HTTP/1.0\r\nConnection: Keep-Alive\r\nUser-Agent: VLC/3.0.18 LibVLC/3.0.18',
+  'HEAD http://example.com/hls/x/ts.m3u8 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0',
+];
+
+const headEdit = fc.record({
+  at: fc.nat(),
+  op: fc.constantFrom('cut', 'set', 'insert'),
+  text: fc.oneof(
+    fc.constantFrom(
+      '\r',
+      '\n',
+      '\r\n',
+      ':',
+      ' ',
+      '\t',
+      '\0',
+      '\xff',
+      '?',
+      '/',
+      'HTTP/1.1',
+      'Content-Length: 5',
+    ),
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 3 }),
+  ),
+});
+
+const headText: fc.Arbitrary<string> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...playerHeads), fc.array(headEdit, { minLength: 1, maxLength: 4 }))
+      .map(([head, edits]) => {
+        let text = head;
+        for (const { at, op, text: piece } of edits) {
+          const i = at % (text.length + 1);
+          if (op === 'cut') text = text.slice(0, i);
+          else if (op === 'set') text = text.slice(0, i) + piece + text.slice(i + 1);
+          else text = text.slice(0, i) + piece + text.slice(i);
+        }
+        return text;
+      }),
+  },
+  // Latin1, as the server decodes a head.
+  {
+    weight: 1,
+    arbitrary: fc.string({
+      unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
+      maxLength: 200,
+    }),
+  },
+);
+
+const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function requestHeadTarget(): FuzzTarget {
+  return target('parseRequestHead', headText, (text) => {
+    let result: ReturnType<typeof parseRequestHead>;
+    try {
+      result = parseRequestHead(text);
+    } catch (err) {
+      throw new Error(`parseRequestHead must not throw; threw ${describeThrown(err)}`, { cause: err });
+    }
+    if (isHeadError(result)) {
+      assert.ok([400, 413, 431, 505].includes(result.status), `status ${result.status}`);
+      assert.ok(result.reason.length > 0);
+      return;
+    }
+    // What is accepted is one request and nothing else: no line break survives into any field.
+    assert.match(result.method, tokenPattern);
+    for (const field of [result.path, result.query, result.userAgent]) assert.ok(!/[\r\n\0]/.test(field));
+    assert.ok(!/[\s]/.test(result.path), `a path with whitespace: ${JSON.stringify(result.path)}`);
   });
 }
 
@@ -657,6 +739,7 @@ export async function makeFuzzTargets(dir: string): Promise<FuzzTarget[]> {
     bodyTarget('parseCreateMultistreamChannelWithHls', parseCreateMultistreamChannelWithHls, withHlsBodies),
     bodyTarget('parseLayout', (value) => parseLayout(value), layouts),
     signalingTarget(),
+    requestHeadTarget(),
     bytesTarget('parseRtpPacket', rtpArbitrary(rtp), parseRtpPacket),
     bytesTarget('parseSenderReports', rtcpArbitrary(rtp), parseSenderReports),
     ...(['H264', 'VP8', 'VP9', 'opus'] as const).map((codec) => depacketizerTarget(codec, rtp)),

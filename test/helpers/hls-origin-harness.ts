@@ -1,6 +1,8 @@
 /**
  * The LL-HLS origin without the media pipeline: a real CMAF stream made by ffmpeg, split by the real Fmp4Splitter
- * and fed by hand into a real VariantPackager, served by a real HlsOrigin behind node:http on 127.0.0.1 port 0.
+ * and fed by hand into a real VariantPackager, served by a real HlsOrigin on 127.0.0.1 behind both of the servers
+ * it has in Nagare: the HLS port's LeanHttpServer (`port`, what the tests load) and node:http (`nodePort`, as on
+ * the main port), each on port 0.
  * Only the HlsStream is a test double (the origin reads its `runId`, `variants` and `packagers`).
  * Requests go through node:http with the path sent as written (fetch would normalise `..` and `%2e%2e`).
  */
@@ -10,6 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerJson, nodeExchange, type HttpExchange } from '../../src/http/http-exchange.ts';
+import { LeanHttpServer } from '../../src/http/lean-http-server.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before } from 'node:test';
@@ -89,7 +93,10 @@ async function probeCodecs(path: string): Promise<string> {
 export const runId = 'abcd1234';
 
 export interface Origin {
+  /** The LeanHttpServer's port. */
   readonly port: number;
+  /** node:http's port, for the same origin. */
+  readonly nodePort: number;
   readonly playlistId: string;
   /** `/hls/<playlist id>/` */
   readonly root: string;
@@ -138,27 +145,29 @@ export async function startOrigin(
     ...(maxRequests === undefined ? {} : { maxRequests }),
   });
   const crashes: unknown[] = [];
-  const server = createServer((req, res) => {
-    const url = req.url ?? '';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
-    const search = new URLSearchParams(query === -1 ? '' : url.slice(query + 1));
-    origin.handle(req, res, path, search).then(
+  const handle = (exchange: HttpExchange): void => {
+    origin.handle(exchange).then(
       (handled) => {
-        if (handled) return;
-        res.writeHead(404, { 'Content-Length': 0 });
-        res.end();
+        if (!handled) answerJson(exchange, 404, { error: { code: 'NotFound', message: 'not found' } });
       },
       (error: unknown) => {
         crashes.push(error);
-        res.destroy();
+        exchange.answer(500, {}, '');
       },
     );
+  };
+  const lean = new LeanHttpServer(handle);
+  await new Promise<void>((resolve) => {
+    lean.listen({ host: '127.0.0.1', port: 0 }, resolve);
+  });
+  const server = createServer((req, res) => {
+    handle(nodeExchange(req, res));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   let added = 0;
   return {
-    port: (server.address() as AddressInfo).port,
+    port: (lean.server.address() as AddressInfo).port,
+    nodePort: (server.address() as AddressInfo).port,
     playlistId,
     root: `/hls/${playlistId}/`,
     media: `/hls/${playlistId}/${runId}/v0/`,
@@ -180,6 +189,7 @@ export async function startOrigin(
     close: async () => {
       // Ending the packager releases any request still waiting, so close() does not wait on them.
       packager.end();
+      lean.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) =>
         server.close(() => {

@@ -10,6 +10,8 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, describe, test, type TestContext } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { nodeExchange, type HttpExchange } from '../../src/http/http-exchange.ts';
+import { LeanHttpServer } from '../../src/http/lean-http-server.ts';
 import { errorOf, request, until, type Origin, useOriginSuite } from '../helpers/hls-origin-harness.ts';
 
 // 12 s: six 2 s segments, enough for a window of complete segments and an open one.
@@ -202,93 +204,130 @@ describe('viewers that never read', () => {
   });
 });
 
-describe('a viewer that reads slowly', () => {
-  test('reading segments one byte every 50 ms delays no one else; the server holds at most about a segment for it; nothing is left when it goes', async (t: TestContext) => {
-    const origin = await suite.serve(4);
-    const listeners = countListeners(origin);
-    origin.add(21); // segments 0–4 complete, 5 open with one part
-    // The largest complete segment, asked for 64 times on one pipelined connection.
-    const largest = origin.packager.segments
-      .filter((segment) => segment.complete)
-      .reduce((a, b) => ((a.bytes?.length ?? 0) >= (b.bytes?.length ?? 0) ? a : b));
-    const segmentBytes = largest.bytes?.length ?? assert.fail('no complete segment');
-
-    // A second front for the same origin, so the test sees the server's side of the slow connection.
-    const serverSockets = new Set<Socket>();
-    const front: Server = createServer((req, res) => {
-      const [path = '', query = ''] = (req.url ?? '').split('?');
-      origin.origin.handle(req, res, path, new URLSearchParams(query)).then(
-        (handled) => {
-          assert.ok(handled);
-        },
-        (error: unknown) => {
-          origin.crashes.push(error);
-          res.destroy();
-        },
-      );
+/**
+ * A second front for the same origin, so the test sees the server's side of the slow connection: the HLS port's
+ * LeanHttpServer or node:http (the main port).
+ */
+async function startFront(
+  kind: 'lean' | 'node',
+  origin: Origin,
+): Promise<{ port: number; sockets: Set<Socket>; close(): Promise<void> }> {
+  const handle = (exchange: HttpExchange): void => {
+    origin.origin.handle(exchange).then(
+      (handled) => {
+        assert.ok(handled);
+      },
+      (error: unknown) => {
+        origin.crashes.push(error);
+      },
+    );
+  };
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+  if (kind === 'lean') {
+    const lean = new LeanHttpServer(handle);
+    lean.server.on('connection', track);
+    await new Promise<void>((resolve) => {
+      lean.listen({ host: '127.0.0.1', port: 0 }, resolve);
     });
-    front.on('connection', (socket) => {
-      serverSockets.add(socket);
-      socket.once('close', () => serverSockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = front.address() as AddressInfo;
-      const slow = connect({ host: '127.0.0.1', port });
-      sockets.add(slow);
-      slow.on('error', () => {});
-      slow.once('close', () => sockets.delete(slow));
-      await new Promise<void>((resolve) => slow.once('connect', resolve));
-      slow.pause();
-      const get = `GET ${origin.media}${largest.msn}.m4s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
-      slow.write(get.repeat(64));
-      await until(() => serverSockets.size === 1, 'the server to see the slow connection');
-      const serverSide = [...serverSockets][0] ?? assert.fail();
-
-      let read = 0;
-      let maxQueued = 0;
-      const reader = setInterval(() => {
-        const byte = slow.read(1) as Buffer | null;
-        if (byte !== null) read += byte.length;
-        maxQueued = Math.max(maxQueued, serverSide.writableLength);
-      }, 50);
-      try {
-        // Other viewers fetch for a few seconds while the slow one reads; each round is answered in full.
-        const started = performance.now();
-        let rounds = 0;
-        while (performance.now() - started < 3000) {
-          await normalViewer(origin);
-          const answer = await request(port, `${origin.media}${largest.msn}.m4s`);
-          assert.equal(answer.status, 200);
-          assert.equal(answer.body.length, segmentBytes, 'a fast viewer got a short segment');
-          maxQueued = Math.max(maxQueued, serverSide.writableLength);
-          rounds += 1;
-        }
-        t.diagnostic(
-          `segment ${segmentBytes} B; slow viewer read ${read} B in 3 s; server queued at most ` +
-            `${maxQueued} B for it; ${origin.origin.counters().requests.segment - rounds * 2} of its 64 answers handed to the kernel; ` +
-            `other viewers made ${rounds} rounds`,
-        );
-        assert.ok(rounds >= 5, `other viewers made only ${rounds} rounds in 3 s`);
-        assert.ok(read > 0 && read < segmentBytes, `the slow viewer read ${read} B`);
-        // Node's server stops parsing pipelined requests while a response waits to drain, so what it holds in
-        // user space for the slow viewer is about one response (references to the packager's bytes), not 64.
-        assert.ok(maxQueued <= 2 * segmentBytes, `the server queued ${maxQueued} B for one slow viewer`);
-      } finally {
-        clearInterval(reader);
-      }
-
-      slow.destroy();
-      await until(() => serverSockets.size === 0, 'the server side of the slow connection to close');
-      assert.equal(origin.origin.waitingRequests, 0);
-      assert.equal(listeners(), 0);
-    } finally {
+    return {
+      port: (lean.server.address() as AddressInfo).port,
+      sockets,
+      close: () => {
+        lean.close();
+        return Promise.resolve();
+      },
+    };
+  }
+  const front: Server = createServer((req, res) => {
+    handle(nodeExchange(req, res));
+  });
+  front.on('connection', track);
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (front.address() as AddressInfo).port,
+    sockets,
+    close: async () => {
       front.closeAllConnections();
       await new Promise<void>((resolve) =>
         front.close(() => {
           resolve();
         }),
       );
-    }
-  });
+    },
+  };
+}
+
+describe('a viewer that reads slowly', () => {
+  for (const kind of ['lean', 'node'] as const) {
+    test(`${kind === 'lean' ? 'HLS port' : 'node:http'}: reading segments one byte every 50 ms delays no one else; the server holds at most about a segment for it; nothing is left when it goes`, async (t: TestContext) => {
+      const origin = await suite.serve(4);
+      const listeners = countListeners(origin);
+      origin.add(21); // segments 0–4 complete, 5 open with one part
+      // The largest complete segment, asked for 64 times on one pipelined connection.
+      const largest = origin.packager.segments
+        .filter((segment) => segment.complete)
+        .reduce((a, b) => ((a.bytes?.length ?? 0) >= (b.bytes?.length ?? 0) ? a : b));
+      const segmentBytes = largest.bytes?.length ?? assert.fail('no complete segment');
+
+      const front = await startFront(kind, origin);
+      const serverSockets = front.sockets;
+      try {
+        const { port } = front;
+        const slow = connect({ host: '127.0.0.1', port });
+        sockets.add(slow);
+        slow.on('error', () => {});
+        slow.once('close', () => sockets.delete(slow));
+        await new Promise<void>((resolve) => slow.once('connect', resolve));
+        slow.pause();
+        const get = `GET ${origin.media}${largest.msn}.m4s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+        slow.write(get.repeat(64));
+        await until(() => serverSockets.size === 1, 'the server to see the slow connection');
+        const serverSide = [...serverSockets][0] ?? assert.fail();
+
+        let read = 0;
+        let maxQueued = 0;
+        const reader = setInterval(() => {
+          const byte = slow.read(1) as Buffer | null;
+          if (byte !== null) read += byte.length;
+          maxQueued = Math.max(maxQueued, serverSide.writableLength);
+        }, 50);
+        try {
+          // Other viewers fetch for a few seconds while the slow one reads; each round is answered in full.
+          const started = performance.now();
+          let rounds = 0;
+          while (performance.now() - started < 3000) {
+            await normalViewer(origin);
+            const answer = await request(port, `${origin.media}${largest.msn}.m4s`);
+            assert.equal(answer.status, 200);
+            assert.equal(answer.body.length, segmentBytes, 'a fast viewer got a short segment');
+            maxQueued = Math.max(maxQueued, serverSide.writableLength);
+            rounds += 1;
+          }
+          t.diagnostic(
+            `segment ${segmentBytes} B; slow viewer read ${read} B in 3 s; server queued at most ` +
+              `${maxQueued} B for it; ${origin.origin.counters().requests.segment - rounds * 2} of its 64 answers handed to the kernel; ` +
+              `other viewers made ${rounds} rounds`,
+          );
+          assert.ok(rounds >= 5, `other viewers made only ${rounds} rounds in 3 s`);
+          assert.ok(read > 0 && read < segmentBytes, `the slow viewer read ${read} B`);
+          // Both servers stop taking pipelined requests while an answer waits to drain, so what they hold in user
+          // space for the slow viewer is about one answer (references to the packager's bytes), not 64.
+          assert.ok(maxQueued <= 2 * segmentBytes, `the server queued ${maxQueued} B for one slow viewer`);
+        } finally {
+          clearInterval(reader);
+        }
+
+        slow.destroy();
+        await until(() => serverSockets.size === 0, 'the server side of the slow connection to close');
+        assert.equal(origin.origin.waitingRequests, 0);
+        assert.equal(listeners(), 0);
+      } finally {
+        await front.close();
+      }
+    });
+  }
 });

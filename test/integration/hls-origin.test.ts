@@ -382,3 +382,44 @@ describe('a playlist that breaks a rule of RFC 8216bis', () => {
     assert.equal(origin.origin.counters().ruleViolations, 1);
   });
 });
+
+describe('the two servers of the origin', () => {
+  test('the HLS port (LeanHttpServer) and the main port (node:http) give the same status, headers and body to every kind of request', async () => {
+    const origin = await serve();
+    origin.add(9); // segments 0 and 1 complete, segment 2 open with one part
+    const { root, media } = origin;
+    const requests: [string, string][] = [
+      ['GET', `${root}index.m3u8`],
+      ['GET', `${root}ts.m3u8`],
+      ['GET', `${media}index.m3u8`],
+      ['GET', `${media}index.m3u8?_HLS_msn=1`],
+      ['GET', `${media}index.m3u8?_HLS_skip=YES`],
+      ['GET', `${media}index.m3u8?_HLS_part=1`],
+      ['GET', `${media}ts.m3u8`],
+      ['GET', `${media}init0.mp4`],
+      ['GET', `${media}0.m4s`],
+      ['GET', `${media}1.2.m4s`],
+      ['GET', `${media}0.ts`],
+      ['HEAD', `${media}0.m4s`],
+      ['OPTIONS', `${media}0.m4s`],
+      ['POST', `${media}0.m4s`],
+      ['GET', `${media}99.m4s`],
+      ['GET', `${root}../index.m3u8`],
+      ['GET', '/hls/nothing'],
+    ];
+    // Differ by nature: the clock, and how each says the connection stays open.
+    const own = new Set(['date', 'connection', 'keep-alive']);
+    const comparable = (headers: Record<string, unknown>): Record<string, unknown> =>
+      Object.fromEntries(Object.entries(headers).filter(([name]) => !own.has(name)));
+    for (const [method, path] of requests) {
+      const lean = await request(origin.port, path, { method });
+      const node = await request(origin.nodePort, path, { method });
+      const what = `${method} ${path}`;
+      assert.equal(lean.status, node.status, what);
+      assert.deepEqual(comparable(lean.headers), comparable(node.headers), what);
+      assert.ok(lean.body.equals(node.body), `${what}: the bodies differ`);
+      // RFC 9110 §8.6: no Content-Length on a 204.
+      if (lean.status === 204) assert.equal(lean.headers['content-length'], undefined, what);
+    }
+  });
+});
