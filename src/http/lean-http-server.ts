@@ -54,6 +54,8 @@ export class LeanHttpServer {
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
   #sweeper: NodeJS.Timeout | undefined;
+  /** Header lines as written, for headers objects answered with before (the origin's are constants). */
+  readonly #headerLines = new WeakMap<AnswerHeaders, string>();
   /** The Date header's value, renewed by the sweep (RFC 9110 §6.6.1: an origin server with a clock sends one). */
   date = new Date().toUTCString();
   now = performance.now();
@@ -75,6 +77,17 @@ export class LeanHttpServer {
 
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /** `headers` as header lines, each ending in CRLF. */
+  headerLines(headers: AnswerHeaders): string {
+    let lines = this.#headerLines.get(headers);
+    if (lines === undefined) {
+      lines = '';
+      for (const name in headers) lines += `${name}: ${headers[name]}\r\n`;
+      if (Object.isFrozen(headers)) this.#headerLines.set(headers, lines);
+    }
+    return lines;
   }
 
   listen(options: { host: string; port: number; reusePort?: boolean }, listening: () => void): void {
@@ -129,7 +142,7 @@ class Exchange implements HttpExchange {
   }
 
   get viewer(): string {
-    return `${this.#connection.remoteAddress} ${this.#head.userAgent}`;
+    return this.#connection.viewer(this.#head.userAgent);
   }
 
   get answered(): boolean {
@@ -183,6 +196,8 @@ class Connection {
   /** The answer bytes still queued at the last check, and since when they have not moved. */
   #queued = 0;
   #stalledSince: number | undefined;
+  #viewer: string | undefined;
+  #viewerAgent = '';
 
   constructor(socket: Socket, owner: LeanHttpServer, handler: LeanHandler, limits: LeanHttpLimits) {
     this.#socket = socket;
@@ -216,6 +231,15 @@ class Connection {
 
   destroy(): void {
     this.#socket.destroy();
+  }
+
+  /** Address and user agent, as the audience counts a viewer: made once for the connection's user agent. */
+  viewer(userAgent: string): string {
+    if (userAgent !== this.#viewerAgent || this.#viewer === undefined) {
+      this.#viewerAgent = userAgent;
+      this.#viewer = `${this.remoteAddress} ${userAgent}`;
+    }
+    return this.#viewer;
   }
 
   #read(chunk: Buffer): void {
@@ -304,7 +328,7 @@ class Connection {
   send(exchange: Exchange, headers: AnswerHeaders, body: string | Uint8Array): void {
     const { head } = exchange;
     let text = `HTTP/1.1 ${exchange.status} ${STATUS_CODES[exchange.status] ?? ''}\r\n`;
-    for (const name in headers) text += `${name}: ${headers[name]}\r\n`;
+    text += this.#owner.headerLines(headers);
     if (exchange.status !== 204) text += `Content-Length: ${exchange.bodyLength}\r\n`;
     text += `Date: ${this.#owner.date}\r\n`;
     if (!head.keepAlive) text += 'Connection: close\r\n';

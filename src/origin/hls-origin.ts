@@ -6,10 +6,10 @@
  * stays readable, with EXT-X-ENDLIST, for a minute. Unknown paths, playlists not yet live or long gone, and one
  * that ended before it had anything answer the same 404.
  */
-import type { HttpExchange } from '../http/http-exchange.ts';
+import type { AnswerHeaders, HttpExchange } from '../http/http-exchange.ts';
 import type { HlsStream } from '../media/hls-output.ts';
 import type { VariantPackager } from '../hls/variant-packager.ts';
-import { parseBlockingQuery, parseHlsPath, type HlsResource } from './hls-request.ts';
+import { parseBlockingQuery, parseHlsPath, type BlockingQuery, type HlsResource } from './hls-request.ts';
 import { PlaylistRuleError } from '../hls/format/playlist.ts';
 import { renderMediaFor, renderMultivariantFor, renderTsMediaFor } from './playlists.ts';
 import { TsSegments } from './ts-segments.ts';
@@ -22,25 +22,25 @@ export interface HlsOriginDeps {
   maxRequests?: number;
 }
 
-const playlistType = 'application/vnd.apple.mpegurl';
-const mediaType = 'video/mp4';
-const tsType = 'video/mp2t';
-const immutable = 'public, max-age=31536000, immutable';
+/**
+ * The headers of each kind of answer, made once: the HLS port's server writes a headers object it has seen before
+ * from its own rendering of it. Playlists are cached briefly, media for a year (their URIs never repeat).
+ */
+const answerHeaders = (type: string, cache: string): AnswerHeaders =>
+  Object.freeze({ 'Content-Type': type, 'Cache-Control': cache, 'Access-Control-Allow-Origin': '*' });
+const playlistHeaders = answerHeaders('application/vnd.apple.mpegurl', 'public, max-age=1');
+const mediaHeaders = answerHeaders('video/mp4', 'public, max-age=31536000, immutable');
+const tsHeaders = answerHeaders('video/mp2t', 'public, max-age=31536000, immutable');
+const errorHeaders = answerHeaders('application/json; charset=utf-8', 'no-store');
 
-function send(
-  exchange: HttpExchange,
-  status: number,
-  type: string,
-  body: string | Uint8Array,
-  cache: string,
-  extra?: Readonly<Record<string, string>>,
-): void {
-  exchange.answer(
-    status,
-    { 'Content-Type': type, 'Cache-Control': cache, 'Access-Control-Allow-Origin': '*', ...extra },
-    body,
-  );
-}
+const preflightHeaders: AnswerHeaders = Object.freeze({
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Max-Age': '86400',
+});
+
+/** A media playlist asked for without a query: most requests of players that do not block. */
+const plainReload: BlockingQuery = Object.freeze({ skip: false });
 
 /** Errors in the API's JSON shape, like every other error of the server. */
 function sendError(
@@ -51,7 +51,7 @@ function sendError(
   extra?: Readonly<Record<string, string>>,
 ): void {
   const body = `${JSON.stringify({ error: { code, message } })}\n`;
-  send(exchange, status, 'application/json; charset=utf-8', body, 'no-store', extra);
+  exchange.answer(status, extra === undefined ? errorHeaders : { ...errorHeaders, ...extra }, body);
 }
 
 function notFound(exchange: HttpExchange): void {
@@ -116,7 +116,7 @@ export class HlsOrigin {
    * playlist changes only when a part comes, so the thousands of requests between two parts (every viewer's
    * blocking reload answered at once) share one rendering.
    */
-  readonly #rendered = new WeakMap<HlsStream, Map<string, { revisions: string; bytes: Buffer }>>();
+  readonly #rendered = new WeakMap<HlsStream, Map<string, { revisions: number[]; bytes: Buffer }>>();
 
   constructor(deps: HlsOriginDeps) {
     this.#deps = deps;
@@ -135,15 +135,7 @@ export class HlsOrigin {
     const { method, path } = exchange;
     if (!path.startsWith('/hls/')) return false;
     if (method === 'OPTIONS') {
-      exchange.answer(
-        204,
-        {
-          'Access-Control-Allow-Origin': '*',
-          'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-          'Access-Control-Max-Age': '86400',
-        },
-        '',
-      );
+      exchange.answer(204, preflightHeaders, '');
       return true;
     }
     if (method !== 'GET' && method !== 'HEAD') {
@@ -195,7 +187,7 @@ export class HlsOrigin {
       case 'init': {
         const bytes = packager.init(resource.initId);
         if (bytes === undefined) notFound(exchange);
-        else send(exchange, 200, mediaType, bytes, immutable);
+        else exchange.answer(200, mediaHeaders, bytes);
         return;
       }
       case 'segment':
@@ -233,7 +225,7 @@ export class HlsOrigin {
     const playlist = this.#cached(stream, `multivariant/${format}`, () =>
       renderMultivariantFor(stream, format),
     );
-    send(exchange, 200, playlistType, playlist, 'public, max-age=1');
+    exchange.answer(200, playlistHeaders, playlist);
   }
 
   async #media(
@@ -242,7 +234,8 @@ export class HlsOrigin {
     packager: VariantPackager,
     exchange: HttpExchange,
   ): Promise<void> {
-    const query = parseBlockingQuery(new URLSearchParams(exchange.query));
+    const query =
+      exchange.query === '' ? plainReload : parseBlockingQuery(new URLSearchParams(exchange.query));
     if (typeof query === 'string') {
       badRequest(exchange, query);
       return;
@@ -277,7 +270,7 @@ export class HlsOrigin {
     const playlist = this.#cached(stream, `${index}/${query.skip}`, () =>
       this.#checkedOrNot((validate) => renderMediaFor(stream, index, query.skip, validate)),
     );
-    send(exchange, 200, playlistType, playlist, 'public, max-age=1');
+    exchange.answer(200, playlistHeaders, playlist);
   }
 
   /**
@@ -285,16 +278,17 @@ export class HlsOrigin {
    * once: turning the text into bytes for each answer was the origin's largest cost under load).
    */
   #cached(stream: HlsStream, key: string, render: () => string): Buffer {
-    const revisions = stream.packagers.map((packager) => packager.revision).join(',');
     let byKey = this.#rendered.get(stream);
     if (byKey === undefined) {
       byKey = new Map();
       this.#rendered.set(stream, byKey);
     }
+    const { packagers } = stream;
     const last = byKey.get(key);
-    if (last?.revisions === revisions) return last.bytes;
+    if (last !== undefined && packagers.every((packager, i) => packager.revision === last.revisions[i]))
+      return last.bytes;
     const bytes = Buffer.from(render());
-    byKey.set(key, { revisions, bytes });
+    byKey.set(key, { revisions: packagers.map((packager) => packager.revision), bytes });
     return bytes;
   }
 
@@ -341,13 +335,13 @@ export class HlsOrigin {
       return;
     }
     if (format === 'fmp4') {
-      send(exchange, 200, mediaType, cmaf, immutable);
+      exchange.answer(200, mediaHeaders, cmaf);
       return;
     }
     const init = segment === undefined ? undefined : packager.init(segment.initId);
     const ts = init === undefined ? undefined : this.#ts.get(init, cmaf);
     if (ts === undefined) notFound(exchange);
-    else send(exchange, 200, tsType, ts, immutable);
+    else exchange.answer(200, tsHeaders, ts);
   }
 
   /** The MPEG-TS playlist: complete segments only, so it waits (a few target durations) for the first. */
@@ -368,7 +362,7 @@ export class HlsOrigin {
     const playlist = this.#cached(stream, `${index}/ts`, () =>
       this.#checkedOrNot((validate) => renderTsMediaFor(stream, index, validate)),
     );
-    send(exchange, 200, playlistType, playlist, 'public, max-age=1');
+    exchange.answer(200, playlistHeaders, playlist);
   }
 
   async #part(packager: VariantPackager, msn: number, part: number, exchange: HttpExchange): Promise<void> {
@@ -391,7 +385,7 @@ export class HlsOrigin {
     }
     const bytes = findPart(packager, msn, part);
     if (bytes === undefined) notFound(exchange);
-    else send(exchange, 200, mediaType, bytes, immutable);
+    else exchange.answer(200, mediaHeaders, bytes);
   }
 }
 
