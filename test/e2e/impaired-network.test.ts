@@ -19,6 +19,7 @@ import {
   mediaPlaylistUrl,
   newestSegment,
   segmentsAfter,
+  unwrapPhases,
 } from '../helpers/hls-media.ts';
 import { callApi, scrapeMetrics } from '../helpers/server.ts';
 
@@ -34,6 +35,42 @@ const lostPacketSeconds = 0.02;
  * no loss this source measures +21 ms; a frame at 30 fps is 33 ms.
  */
 const medianOffsetRange = { earliest: -0.045, latest: 0.125 };
+
+interface MixerFigures {
+  audioSamplesDropped?: number;
+  maxAudioDelayMs?: number;
+}
+
+async function mixerFigures(
+  serverUrl: string,
+  channel: string,
+): Promise<MixerFigures & Record<string, unknown>> {
+  const described = await callApi(serverUrl, 'Nagare_20261124.DescribeChannel', { channel_id: channel });
+  return (
+    (described.json as { media?: { mixer?: MixerFigures & Record<string, unknown> } }).media?.mixer ?? {}
+  );
+}
+
+/**
+ * The flash and beep onsets of the next four segments, with what the mixer did while they were made: `starved`
+ * when it delayed the channel's sound or dropped some of it meanwhile (its decoder was late).
+ */
+async function syncWindow(serverUrl: string, channel: string, mediaUrl: URL) {
+  const before = await mixerFigures(serverUrl, channel);
+  const newest = await newestSegment(mediaUrl);
+  const segments = await segmentsAfter(mediaUrl, newest.msn, 4, 30_000);
+  const onsets = await flashOnsets(segments);
+  const offsets = avOffsets(onsets);
+  const after = await mixerFigures(serverUrl, channel);
+  const mixer = JSON.stringify(after);
+  const starved =
+    (after.audioSamplesDropped ?? 0) > (before.audioSamplesDropped ?? 0) ||
+    (after.maxAudioDelayMs ?? 0) > (before.maxAudioDelayMs ?? 0);
+  const described =
+    `onsets ${JSON.stringify(onsets)} → offsets (s) ${offsets.map((o) => o.toFixed(3)).join(' ')}; ` +
+    `mixer ${mixer}${starved ? ' (starved: sound delayed or dropped meanwhile)' : ''}`;
+  return { onsets, offsets, mixer, starved, described };
+}
 
 interface PlayerState {
   currentTime: number;
@@ -112,19 +149,20 @@ describe('a publisher behind 10 % loss and reordering', { skip, timeout: 180_000
   });
 
   test('the flashes and beeps stay together: median A/V offset within what viewers notice', async (t) => {
-    const newest = await newestSegment(mediaUrl);
-    const segments = await segmentsAfter(mediaUrl, newest.msn, 4, 30_000);
-    const onsets = await flashOnsets(segments);
-    const offsets = avOffsets(onsets);
-    // What the mixer did meanwhile: a decoder late on a starved machine has its sound delayed with its pictures
-    // (maxAudioDelayMs, latePictures), which moves beeps as loss never should. Said in every failure below.
-    const described = await callApi(env.server.url, 'Nagare_20261124.DescribeChannel', {
-      channel_id: channel,
-    });
-    const mixer = JSON.stringify((described.json as { media?: { mixer?: unknown } }).media?.mixer);
-    t.diagnostic(
-      `onsets ${JSON.stringify(onsets)} → offsets (s) ${offsets.map((o) => o.toFixed(3)).join(' ')}; mixer ${mixer}`,
-    );
+    // What the mixer did meanwhile: a decoder late on a starved machine (here, the host taking up to a quarter of
+    // the cores at times) has its sound delayed with its pictures and then caught up by dropping some of it
+    // (maxAudioDelayMs, audioSamplesDropped), which moves beeps as loss never should. Such a window says nothing
+    // of sync under loss: the next one is taken, up to three; said in every failure below.
+    let attempt = 0;
+    let window: Awaited<ReturnType<typeof syncWindow>>;
+    for (;;) {
+      attempt += 1;
+      window = await syncWindow(env.server.url, channel, mediaUrl);
+      t.diagnostic(`window ${attempt}: ${window.described}`);
+      if (!window.starved || attempt === 3) break;
+    }
+    const { onsets, offsets } = window;
+    const mixer = `${window.mixer} (window ${attempt}${window.starved ? ', starved' : ''})`;
     // Four 2 s segments hold about eight flashes; one whose frames were all lost is missing. A flash whose first
     // frames were lost for good shows late (the picture before it is held until the next keyframe): that is loss,
     // not drift, so sync is judged on the median.
@@ -141,7 +179,7 @@ describe('a publisher behind 10 % loss and reordering', { skip, timeout: 180_000
     // packet (20 ms) later still: a beep whose first packet was lost starts late, never early. A few may miss.
     const starts = onsets.audio.filter((time, index) => index === 0 || time - onsets.audio[index - 1]! > 0.5);
     const phase = (time: number) => time - Math.floor(time / periodSeconds) * periodSeconds;
-    const phases = starts.map(phase).sort((a, b) => a - b);
+    const phases = unwrapPhases(starts.map(phase), periodSeconds);
     const medianPhase = phases[Math.floor(phases.length / 2)] ?? Number.NaN;
     const onTime = phases.filter(
       (p) =>

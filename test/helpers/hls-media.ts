@@ -265,3 +265,25 @@ export function avOffsets(onsets: FlashOnsets): number[] {
     return nearest === undefined ? [] : [nearest - video];
   });
 }
+
+/**
+ * Phases (each in [0, period)) sorted and unwrapped around the widest gap between them, so that beeps either side
+ * of the period's boundary (0.995 and 0.005 of a 1 s period) read as 10 ms apart, not 990: the values after the
+ * widest gap come first, and those before it follow with a period added.
+ */
+export function unwrapPhases(phases: readonly number[], period: number): number[] {
+  const sorted = [...phases].sort((a, b) => a - b);
+  if (sorted.length < 2) return sorted;
+  // The gap after sorted[i] (the last one wraps to the first).
+  let widest = sorted.length - 1;
+  let widestGap = sorted[0]! + period - sorted[widest]!;
+  for (let i = 0; i < sorted.length - 1; i++) {
+    const gap = sorted[i + 1]! - sorted[i]!;
+    if (gap > widestGap) {
+      widest = i;
+      widestGap = gap;
+    }
+  }
+  if (widest === sorted.length - 1) return sorted;
+  return [...sorted.slice(widest + 1), ...sorted.slice(0, widest + 1).map((p) => p + period)];
+}
