@@ -18,7 +18,6 @@ import { sendJson } from './http/respond.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { IngestManager } from './ingest/ingest-manager.ts';
-import { loopStalls } from './lib/loop-stalls.ts';
 import { MediaManager } from './media/media-manager.ts';
 import { mediaOptionsOf } from './media/hls-output.ts';
 import { WebPages } from './http/web-pages.ts';
@@ -81,7 +80,6 @@ export class NagareServer {
   #registry: ChannelRegistry | undefined;
   #generatedToken: StoredToken | undefined;
   #closing: Promise<void> | undefined;
-  #watchingLoop = false;
   #resolveClosed: (reason: string) => void = () => undefined;
   readonly closed: Promise<string>;
 
@@ -141,9 +139,6 @@ export class NagareServer {
     }
     const registry = new ChannelRegistry(store);
     this.#registry = registry;
-    // Gaps in arrivals while the loop itself was held up are not the publishers' pauses (publisher-clock.ts).
-    loopStalls.start();
-    this.#watchingLoop = true;
     const ingest = new IngestManager(this.#log.child({ component: 'ingest' }), config.recordIngestDir);
     this.#ingest = ingest;
     const allowPrivateWebhooks = config.webhookPrivateAddresses === 'allow';
@@ -394,8 +389,6 @@ export class NagareServer {
     await this.#sfu?.close(closeCodes.normal, 'SHUTDOWN');
     await this.#media?.close();
     await this.#ingest?.close();
-    if (this.#watchingLoop) loopStalls.stop();
-    this.#watchingLoop = false;
     await this.#hlsWorkers?.close();
     const http = this.#http;
     if (http?.listening === true) {

@@ -68,6 +68,9 @@ export class PublisherFeed {
       options.recordDir === undefined
         ? undefined
         : new FrameRecorder(options.recordDir, `${options.channelId.slice(0, 8)}-${options.publisherId}`);
+    // Gaps in arrivals while the loop itself was held up are not the publisher's pauses (publisher-clock.ts):
+    // the loop is watched while any publisher is fed.
+    loopStalls.start();
     this.#timer = setInterval(() => {
       this.#deliver(this.#ingest.poll(monotonicMs()));
     }, options.pollIntervalMs ?? 20);
@@ -178,6 +181,7 @@ export class PublisherFeed {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    loopStalls.stop();
     clearInterval(this.#timer);
     clearInterval(this.#transportTimer);
     for (const { detach } of this.#tracks.values()) detach();
