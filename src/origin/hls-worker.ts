@@ -1,8 +1,7 @@
 /**
  * One HLS worker thread (see hls-workers.ts): an HTTP server (lean-http-server.ts) on the shared HLS port that
- * answers with an HlsOrigin
- * over copies of the playlists, kept in step by the main thread's messages. Anything but an HLS path is 404; a
- * request that fails is answered 500 and reported to the main thread, which logs it.
+ * answers with an HlsOrigin over copies of the playlists, kept in step by the main thread's messages. Anything but
+ * an HLS path is 404; a request that fails is answered 500 and reported to the main thread, which logs it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HlsVariant } from '../channel/channel-spec.ts';

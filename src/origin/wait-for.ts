@@ -5,8 +5,8 @@ export type WaitResult = 'ready' | 'timeout' | 'aborted';
 
 /**
  * Waits until `ready()` holds for this packager (checked at once and on every change), the timeout passes, or the
- * client goes away before its answer. Only a request that waits listens for its client leaving: most are answered at
- * once, and an AbortController and listeners for each of them were a measurable share of a busy origin's time.
+ * client goes away before its answer. Only a request that waits listens for its client leaving: most are answered
+ * at once, and an AbortController and listeners for each of them were a measurable share of a busy origin's time.
  * Listeners and timers are always released.
  */
 export function waitFor(
