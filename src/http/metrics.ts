@@ -44,6 +44,11 @@ function readCounter(
   });
 }
 
+/** The largest of some channels' figures in ms, as a gauge's one value in seconds; none without channels. */
+function largestSeconds(valuesMs: readonly number[]): [Record<string, string>, number][] {
+  return valuesMs.length === 0 ? [] : [[{}, Math.max(...valuesMs) / 1000]];
+}
+
 function readGauge(
   registry: Registry,
   name: string,
@@ -116,30 +121,21 @@ export function createMetrics(sources: MetricsSources): Registry {
     'nagare_hls_live_edge_seconds',
     'How far the newest listed media is behind real time now (grows between parts and while a stream stalls): the largest over running channels.',
     [],
-    () => {
-      const edges = media.liveEdges();
-      return edges.length === 0 ? [] : [[{}, Math.max(...edges) / 1000]];
-    },
+    () => largestSeconds(media.liveEdges()),
   );
   readGauge(
     metrics,
     'nagare_hls_ingest_to_playlist_seconds',
     'Ingest to playlist latency: how far behind real time the newest part was when it was listed; the largest over running channels.',
     [],
-    () => {
-      const latencies = media.listingLatencies();
-      return latencies.length === 0 ? [] : [[{}, Math.max(...latencies) / 1000]];
-    },
+    () => largestSeconds(media.listingLatencies()),
   );
   readGauge(
     metrics,
     'nagare_mixer_delay_seconds',
     'How far behind the channel clock the mixer composes now (it adapts between --mix-delay-min and --mix-delay to how early pictures and sound come): the largest over running channels.',
     [],
-    () => {
-      const delays = media.mixerDelays();
-      return delays.length === 0 ? [] : [[{}, Math.max(...delays) / 1000]];
-    },
+    () => largestSeconds(media.mixerDelays()),
   );
 
   readGauge(

@@ -289,6 +289,18 @@ const textEdit = fc.record({
   text: fc.string({ unit: 'binary', minLength: 1, maxLength: 3 }),
 });
 
+/** `text` with each edit applied in turn, its position taken modulo the text's length then. */
+function applyTextEdits(text: string, edits: readonly { at: number; op: string; text: string }[]): string {
+  let edited = text;
+  for (const { at, op, text: piece } of edits) {
+    const i = at % (edited.length + 1);
+    if (op === 'cut') edited = edited.slice(0, i);
+    else if (op === 'set') edited = edited.slice(0, i) + piece + edited.slice(i + 1);
+    else edited = edited.slice(0, i) + piece + edited.slice(i);
+  }
+  return edited;
+}
+
 const signalingText: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 4,
@@ -298,16 +310,7 @@ const signalingText: fc.Arbitrary<string> = fc.oneof(
     weight: 2,
     arbitrary: fc
       .tuple(fc.constantFrom(...signalingMessages), fc.array(textEdit, { minLength: 1, maxLength: 3 }))
-      .map(([message, edits]) => {
-        let text = JSON.stringify(message);
-        for (const { at, op, text: piece } of edits) {
-          const i = at % (text.length + 1);
-          if (op === 'cut') text = text.slice(0, i);
-          else if (op === 'set') text = text.slice(0, i) + piece + text.slice(i + 1);
-          else text = text.slice(0, i) + piece + text.slice(i);
-        }
-        return text;
-      }),
+      .map(([message, edits]) => applyTextEdits(JSON.stringify(message), edits)),
   },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 100 }) },
 );
@@ -367,16 +370,7 @@ const headText: fc.Arbitrary<string> = fc.oneof(
     weight: 4,
     arbitrary: fc
       .tuple(fc.constantFrom(...playerHeads), fc.array(headEdit, { minLength: 1, maxLength: 4 }))
-      .map(([head, edits]) => {
-        let text = head;
-        for (const { at, op, text: piece } of edits) {
-          const i = at % (text.length + 1);
-          if (op === 'cut') text = text.slice(0, i);
-          else if (op === 'set') text = text.slice(0, i) + piece + text.slice(i + 1);
-          else text = text.slice(0, i) + piece + text.slice(i);
-        }
-        return text;
-      }),
+      .map(([head, edits]) => applyTextEdits(head, edits)),
   },
   // Latin1, as the server decodes a head.
   {

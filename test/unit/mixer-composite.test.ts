@@ -16,7 +16,7 @@ import {
   type Picture,
 } from '../../src/media/i420.ts';
 import type { Rect } from '../../src/media/layout.ts';
-import { Mixer, type MixedTick } from '../../src/media/mixer.ts';
+import { Mixer, type MixedTick, type MixerOptions } from '../../src/media/mixer.ts';
 import { holdPicture, PicturePool, releasePicture } from '../../src/media/picture-pool.ts';
 import { mediaCounters } from '../../src/media/media-counters.ts';
 import type { DecoderSink } from '../../src/media/publisher-decoder.ts';
@@ -50,26 +50,36 @@ interface Harness {
   add: (connectionId: string, clientId?: string) => DecoderSink;
 }
 
-function harness(t: TestContext, layout: Layout = { type: 'grid' }): Harness {
+/**
+ * A Mixer on mocked timers whose clock the test moves (`clock.now`); its ticks are kept past the call, so held, as
+ * the encoder holds them. Closed after the test.
+ */
+function mockedMixer(
+  t: TestContext,
+  options: Pick<MixerOptions, 'composition' | 'latencyMs'> & Partial<MixerOptions>,
+): { mixer: Mixer; ticks: MixedTick[]; clock: { now: number } } {
   t.mock.timers.enable({ apis: ['setTimeout'] });
-  let now = epochMs;
+  const clock = { now: epochMs };
   const ticks: MixedTick[] = [];
   const mixer = new Mixer({
     canvas,
-    composition: { kind: 'layout', layout },
     epochMs,
-    latencyMs,
     staleMs,
-    // Kept past the call, so held, as the encoder holds them.
     output: (tick) => {
       holdPicture(tick.video);
       ticks.push(tick);
     },
-    now: () => now,
+    now: () => clock.now,
+    ...options,
   });
   t.after(() => {
     mixer.close();
   });
+  return { mixer, ticks, clock };
+}
+
+function harness(t: TestContext, layout: Layout = { type: 'grid' }): Harness {
+  const { mixer, ticks, clock } = mockedMixer(t, { composition: { kind: 'layout', layout }, latencyMs });
   let started = false;
   return {
     mixer,
@@ -82,14 +92,14 @@ function harness(t: TestContext, layout: Layout = { type: 'grid' }): Harness {
       // Tick n is due at epochMs + latencyMs + n × 33.3 ms; a little more is a sure bound.
       for (let guard = 0; ticks.length <= n; guard++) {
         assert.ok(guard < 1000, `tick ${n} never came (${ticks.length} so far)`);
-        now += 1;
+        clock.now += 1;
         t.mock.timers.tick(1);
       }
       assert.equal(ticks.length, n + 1, 'one tick at a time, none skipped');
       return ticks[n]!;
     },
     add: (connectionId, clientId) => {
-      now += 1;
+      clock.now += 1;
       return mixer.addSource({ connectionId, clientId });
     },
   };
@@ -528,30 +538,16 @@ function runAdaptive(
   arrivesMs: (frame: number) => number,
   send: (sink: DecoderSink, frame: number) => void,
 ): { mixer: Mixer; ticks: MixedTick[] } {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  let now = epochMs;
-  const ticks: MixedTick[] = [];
-  const mixer = new Mixer({
-    canvas,
+  const { mixer, ticks, clock } = mockedMixer(t, {
     composition: { kind: 'single' },
-    epochMs,
     latencyMs: 200,
     minLatencyMs: 0,
-    staleMs,
-    output: (tick) => {
-      holdPicture(tick.video);
-      ticks.push(tick);
-    },
-    now: () => now,
-  });
-  t.after(() => {
-    mixer.close();
   });
   const sink = mixer.addSource({ connectionId: 'conn-a' });
   let sent = 0;
   mixer.start();
-  for (; now < epochMs + seconds * 1000; now += 1) {
-    while (arrivesMs(sent) <= now - epochMs) {
+  for (; clock.now < epochMs + seconds * 1000; clock.now += 1) {
+    while (arrivesMs(sent) <= clock.now - epochMs) {
       send(sink, sent);
       sent += 1;
     }
