@@ -44,6 +44,8 @@ const sweepEveryMs = 250;
 const headEnd = Buffer.from('\r\n\r\n');
 /** Bodies up to this are copied behind their head and written with it; larger ones go by reference. */
 const copyBelowBytes = 8 * 1024;
+/** The most bytes of whole answers kept for the current second (see LeanHttpServer.wholeAnswer). */
+const maxWholeBytes = 64 * 1024 * 1024;
 
 /** Answers the exchange, now or later; never throws (errors are answered like any other). */
 export type LeanHandler = (exchange: HttpExchange) => void;
@@ -56,6 +58,9 @@ export class LeanHttpServer {
   #sweeper: NodeJS.Timeout | undefined;
   /** Header lines as written, for headers objects answered with before (the origin's are constants). */
   readonly #headerLines = new WeakMap<AnswerHeaders, string>();
+  /** Whole 200 answers made this second (their Date), by body; see wholeAnswer. */
+  #wholes = new Map<Uint8Array, { headers: AnswerHeaders; whole: Buffer }>();
+  #wholeBytes = 0;
   /** The Date header's value, renewed by the sweep (RFC 9110 §6.6.1: an origin server with a clock sends one). */
   date = new Date().toUTCString();
   now = performance.now();
@@ -90,6 +95,26 @@ export class LeanHttpServer {
     return lines;
   }
 
+  /**
+   * The whole 200 answer to a keep-alive HTTP/1.1 GET, head and body in one buffer, made once a second per body:
+   * an origin answers the same part, segment or playlist to every viewer, and writing one prepared buffer spares
+   * each answer an allocation and a copy (a body larger than a pooled buffer) or a writev of two. Only answers with
+   * frozen headers come here, and their bodies are taken as unchanging (the origin's are: rendered once, then
+   * served). Undefined when this second's answers already hold `maxWholeBytes`.
+   */
+  wholeAnswer(headers: AnswerHeaders, body: Uint8Array): Buffer | undefined {
+    const made = this.#wholes.get(body);
+    if (made !== undefined && made.headers === headers) return made.whole;
+    if (this.#wholeBytes + body.length > maxWholeBytes) return undefined;
+    const text = `HTTP/1.1 200 OK\r\n${this.headerLines(headers)}Content-Length: ${body.length}\r\nDate: ${this.date}\r\n\r\n`;
+    const whole = Buffer.allocUnsafeSlow(text.length + body.length);
+    whole.write(text, 0, 'latin1');
+    whole.set(body, text.length);
+    this.#wholes.set(body, { headers, whole });
+    this.#wholeBytes += whole.length;
+    return whole;
+  }
+
   listen(options: { host: string; port: number; reusePort?: boolean }, listening: () => void): void {
     this.#sweeper ??= setInterval(() => {
       this.#sweep();
@@ -106,7 +131,12 @@ export class LeanHttpServer {
 
   #sweep(): void {
     this.now = performance.now();
-    this.date = new Date().toUTCString();
+    const date = new Date().toUTCString();
+    if (date !== this.date) {
+      this.date = date;
+      this.#wholes = new Map();
+      this.#wholeBytes = 0;
+    }
     for (const connection of this.#connections) connection.check(this.now);
   }
 }
@@ -327,6 +357,20 @@ class Connection {
   /** Writes an exchange's answer: its head and body in one go. */
   send(exchange: Exchange, headers: AnswerHeaders, body: string | Uint8Array): void {
     const { head } = exchange;
+    const whole =
+      exchange.status === 200 &&
+      head.keepAlive &&
+      !head.http10 &&
+      head.method === 'GET' &&
+      typeof body !== 'string' &&
+      Object.isFrozen(headers)
+        ? this.#owner.wholeAnswer(headers, body)
+        : undefined;
+    if (whole !== undefined) {
+      this.#socket.write(whole);
+      this.#next();
+      return;
+    }
     let text = `HTTP/1.1 ${exchange.status} ${STATUS_CODES[exchange.status] ?? ''}\r\n`;
     text += this.#owner.headerLines(headers);
     if (exchange.status !== 204) text += `Content-Length: ${exchange.bodyLength}\r\n`;

@@ -25,9 +25,16 @@ after(() => {
   for (const server of servers) server.close();
 });
 
+/** One body answered to every request for `/shared/<kind>`, as the origin answers one part to every viewer. */
+const sharedBody = Buffer.alloc(20_000, 'shared ');
+const sharedHeaders: Record<string, Readonly<Record<string, string>>> = {
+  mp4: Object.freeze({ 'Content-Type': 'video/mp4' }),
+  text: Object.freeze({ 'Content-Type': 'text/plain' }),
+};
+
 /**
  * A server whose handler answers `/wait/<ms>` after that many ms, `/hold` never (the test answers), `/big/<bytes>`
- * with that many bytes, and anything else at once with `<method> <path>?<query>`.
+ * with that many bytes, `/shared/<kind>` with sharedBody, and anything else at once with `<method> <path>?<query>`.
  */
 async function serve(limits: Partial<LeanHttpLimits> = {}): Promise<Served> {
   const seen: HttpExchange[] = [];
@@ -37,7 +44,9 @@ async function serve(limits: Partial<LeanHttpLimits> = {}): Promise<Served> {
     const text = `${exchange.method} ${exchange.path}?${exchange.query}`;
     const wait = /^\/wait\/(\d+)$/.exec(exchange.path);
     const big = /^\/big\/(\d+)$/.exec(exchange.path);
-    if (wait !== null)
+    const shared = sharedHeaders[exchange.path.slice('/shared/'.length)];
+    if (shared !== undefined) exchange.answer(200, shared, sharedBody);
+    else if (wait !== null)
       setTimeout(() => {
         exchange.answer(200, { 'Content-Type': 'text/plain' }, text);
       }, Number(wait[1]));
@@ -199,6 +208,56 @@ describe('LeanHttpServer: answers', () => {
     const [big, after] = answersIn(client.text());
     assert.equal(big?.body.length, 3_000_000);
     assert.equal(after?.body, 'GET /after?');
+    client.socket.destroy();
+  });
+});
+
+describe('LeanHttpServer: one body answered again and again', () => {
+  test('each answer is whole and its own: its headers, HEAD without the body, HTTP/1.0 told keep-alive', async () => {
+    const { port } = await serve();
+    const shared = sharedBody.toString('latin1');
+    const client = await open(port);
+    client.socket.write(get('/shared/mp4') + get('/shared/mp4') + get('/shared/text') + get('/shared/mp4'));
+    await until(() => answersIn(client.text()).length === 4, 'four answers');
+    const answers = answersIn(client.text());
+    const types = answers.map((answer) => answer.headers.get('content-type'));
+    assert.deepEqual(types, ['video/mp4', 'video/mp4', 'text/plain', 'video/mp4']);
+    for (const answer of answers) {
+      assert.equal(answer.headers.get('content-length'), String(sharedBody.length));
+      assert.equal(answer.body === shared, true, 'the body, whole');
+    }
+    const head = await open(port);
+    head.socket.write(get('/shared/mp4').replace('GET', 'HEAD') + get('/x'));
+    await until(() => head.text().endsWith('GET /x?'), 'the HEAD answer and the next');
+    const headEnds = head.text().indexOf('\r\n\r\n') + 4;
+    const [headOnly] = answersIn(head.text().slice(0, headEnds), true);
+    assert.equal(headOnly?.headers.get('content-length'), String(sharedBody.length));
+    assert.equal(
+      head.text().startsWith('HTTP/1.1 200 OK', headEnds),
+      true,
+      'HEAD: no body, the next answer at once',
+    );
+    const old = await open(port);
+    old.socket.write('GET /shared/mp4 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    await until(() => answersIn(old.text()).length === 1, 'the HTTP/1.0 answer');
+    assert.equal(answersIn(old.text())[0]?.headers.get('connection'), 'keep-alive');
+    assert.equal(answersIn(old.text())[0]?.body === shared, true, 'the body, whole');
+    for (const each of [client, head, old]) each.socket.destroy();
+  });
+
+  test('a second later the same body is answered with that second in its Date', async () => {
+    const { port } = await serve();
+    const client = await open(port);
+    client.socket.write(get('/shared/mp4'));
+    await until(() => answersIn(client.text()).length === 1, 'the first answer');
+    const first = answersIn(client.text())[0]?.headers.get('date');
+    await sleep(1300);
+    client.socket.write(get('/shared/mp4'));
+    await until(() => answersIn(client.text()).length === 2, 'the second answer');
+    const second = answersIn(client.text())[1];
+    assert.notEqual(second?.headers.get('date'), first);
+    assert.ok(Math.abs(Date.parse(second?.headers.get('date') ?? '') - Date.now()) <= 1500, 'a current Date');
+    assert.equal(second?.body, sharedBody.toString('latin1'));
     client.socket.destroy();
   });
 });
