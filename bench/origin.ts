@@ -11,9 +11,9 @@
  * that port is what is measured against nginx, and the same server's main port (HLS from the main thread, as
  * without `--hls-port`) is loaded too, for comparison.
  *
- * 1. Requests per second and latency: for the newest complete segment, the newest part and the media playlist
- *    (plain GET), the bench fetches all three from Nagare at one moment and writes the same bytes into nginx's
- *    directory under the same paths; then autocannon (`connections` keep-alive connections, `seconds` each) loads
+ * 1. Requests per second and latency: for the newest complete segment, a part of median size among the newest
+ *    ten and the media playlist (plain GET), the bench fetches all three from Nagare at one moment and writes the
+ *    same bytes into nginx's directory under the same paths; then autocannon (`connections` keep-alive connections, `seconds` each) loads
  *    Nagare's HLS port and nginx, then Nagare's main port: by then the segment or part has left Nagare's window of
  *    8 segments (16 s), so the main port serves the one of its window closest in size. A fresh snapshot is taken
  *    for each resource. Nagare's playlist is live (it changes as parts come); nginx's is the
@@ -114,7 +114,14 @@ async function fetchBytes(url: string): Promise<Buffer> {
 const resources = ['segment', 'part', 'playlist'] as const;
 type Resource = (typeof resources)[number];
 
-/** The media playlist, its newest complete segment and newest part, fetched from Nagare together. */
+/** Parts among which the one of median size is loaded: the newest 2 s, so none leaves the window while loaded. */
+const partCandidates = 10;
+
+/**
+ * The media playlist, its newest complete segment and a part of typical size, fetched from Nagare together. The
+ * part is the one of median size among the newest: parts range from 1 kB to tens (a keyframe's), and the newest
+ * alone would make the figure a matter of chance.
+ */
 async function snapshot(
   baseUrl: string,
   playlistPath: string,
@@ -123,19 +130,24 @@ async function snapshot(
   const playlist = await fetchBytes(`${baseUrl}${playlistPath}`);
   const lines = playlist.toString('utf8').split('\n');
   const segment = lines.filter((line) => /^\d+\.m4s$/.test(line)).at(-1);
-  const part = lines
-    .filter((line) => line.startsWith('#EXT-X-PART:'))
-    .map((line) => /URI="([^"]+)"/.exec(line)?.[1])
-    .at(-1);
-  if (segment === undefined || part === undefined)
+  const partUris = lines
+    .flatMap((line) => (line.startsWith('#EXT-X-PART:') ? [/URI="([^"]+)"/.exec(line)?.[1] ?? ''] : []))
+    .slice(-partCandidates);
+  if (segment === undefined || partUris.length === 0)
     throw new Error(`no segment or part listed:\n${playlist.toString('utf8')}`);
-  const [segmentBytes, partBytes] = await Promise.all([
+  const [segmentBytes, ...parts] = await Promise.all([
     fetchBytes(`${baseUrl}${dir}${segment}`),
-    fetchBytes(`${baseUrl}${dir}${part}`),
+    ...partUris.map(async (uri) => ({
+      path: `${dir}${uri}`,
+      bytes: await fetchBytes(`${baseUrl}${dir}${uri}`),
+    })),
   ]);
+  parts.sort((a, b) => a.bytes.length - b.bytes.length);
+  // partUris is not empty, nor is parts.
+  const part = parts[Math.floor(parts.length / 2)]!;
   return {
     segment: { path: `${dir}${segment}`, bytes: segmentBytes },
-    part: { path: `${dir}${part}`, bytes: partBytes },
+    part,
     playlist: { path: playlistPath, bytes: playlist },
   };
 }
