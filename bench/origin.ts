@@ -11,14 +11,14 @@
  * that port is what is measured against nginx, and the same server's main port (HLS from the main thread, as
  * without `--hls-port`) is loaded too, for comparison.
  *
- * 1. Requests per second and latency: for the newest complete segment, a part of median size among the newest
- *    ten and the media playlist (plain GET), the bench fetches all three from Nagare at one moment and writes the
- *    same bytes into nginx's directory under the same paths; then autocannon (`connections` keep-alive connections, `seconds` each) loads
- *    Nagare's HLS port and nginx, then Nagare's main port: by then the segment or part has left Nagare's window of
- *    8 segments (16 s), so the main port serves the one of its window closest in size. A fresh snapshot is taken
- *    for each resource. Nagare's playlist is live (it changes as parts come); nginx's is the
- *    snapshot. nginx: `worker_processes auto` (2 workers on 2 cores, as Debian configures it), sendfile, no access
- *    log (bench/origin/nginx.ts). autocannon runs in a process of its own but on the same cores as the servers:
+ * 1. Requests per second and latency: for a segment and a part of median size among the newest (three segments,
+ *    ten parts) and the media playlist (plain GET), the bench fetches all three from Nagare at one moment and
+ *    writes the same bytes into nginx's directory under the same paths; then autocannon (`connections` keep-alive
+ *    connections, `seconds` each) loads Nagare's HLS port and nginx, then Nagare's main port: by then the segment
+ *    or part has left Nagare's window of 8 segments (16 s), so the main port serves the one of its window closest
+ *    in size. A fresh snapshot is taken for each resource. Nagare's playlist is live (it changes as parts come);
+ *    nginx's is the snapshot. nginx: `worker_processes auto` (2 workers on 2 cores, as Debian configures it),
+ *    sendfile, no access log (bench/origin/nginx.ts). autocannon runs in a process of its own but on the same cores as the servers:
  *    the same generator against both, so the ratio is fair; but it is one JavaScript thread, and on large bodies
  *    it can be the limit rather than the server: its CPU is printed, and when it is near a core or both servers
  *    answer at about the same rate, the generator was the limit. So each server's CPU above its idle (sampled for
@@ -114,13 +114,30 @@ async function fetchBytes(url: string): Promise<Buffer> {
 const resources = ['segment', 'part', 'playlist'] as const;
 type Resource = (typeof resources)[number];
 
-/** Parts among which the one of median size is loaded: the newest 2 s, so none leaves the window while loaded. */
+/**
+ * Segments and parts among which the one of median size is loaded: the newest 6 s and 2 s, so none leaves the
+ * window (8 segments, 16 s) while loaded.
+ */
+const segmentCandidates = 3;
 const partCandidates = 10;
 
+/** Fetches every URI (relative to `dir`) and gives the resource of median size. */
+async function medianBySize(
+  baseUrl: string,
+  dir: string,
+  uris: readonly string[],
+): Promise<{ path: string; bytes: Buffer } | undefined> {
+  const fetched = await Promise.all(
+    uris.map(async (uri) => ({ path: `${dir}${uri}`, bytes: await fetchBytes(`${baseUrl}${dir}${uri}`) })),
+  );
+  fetched.sort((a, b) => a.bytes.length - b.bytes.length);
+  return fetched[Math.floor(fetched.length / 2)];
+}
+
 /**
- * The media playlist, its newest complete segment and a part of typical size, fetched from Nagare together. The
- * part is the one of median size among the newest: parts range from 1 kB to tens (a keyframe's), and the newest
- * alone would make the figure a matter of chance.
+ * The media playlist, a segment and a part of typical size, fetched from Nagare together: the segment of median
+ * size among the newest three, the part among the newest ten. Segments range from 70 to 160 kB and parts from
+ * 1 kB to tens (a keyframe's), so the newest alone would make the figure a matter of chance.
  */
 async function snapshot(
   baseUrl: string,
@@ -129,27 +146,17 @@ async function snapshot(
   const dir = playlistPath.slice(0, playlistPath.lastIndexOf('/') + 1);
   const playlist = await fetchBytes(`${baseUrl}${playlistPath}`);
   const lines = playlist.toString('utf8').split('\n');
-  const segment = lines.filter((line) => /^\d+\.m4s$/.test(line)).at(-1);
+  const segmentUris = lines.filter((line) => /^\d+\.m4s$/.test(line)).slice(-segmentCandidates);
   const partUris = lines
     .flatMap((line) => (line.startsWith('#EXT-X-PART:') ? [/URI="([^"]+)"/.exec(line)?.[1] ?? ''] : []))
     .slice(-partCandidates);
-  if (segment === undefined || partUris.length === 0)
-    throw new Error(`no segment or part listed:\n${playlist.toString('utf8')}`);
-  const [segmentBytes, ...parts] = await Promise.all([
-    fetchBytes(`${baseUrl}${dir}${segment}`),
-    ...partUris.map(async (uri) => ({
-      path: `${dir}${uri}`,
-      bytes: await fetchBytes(`${baseUrl}${dir}${uri}`),
-    })),
+  const [segment, part] = await Promise.all([
+    medianBySize(baseUrl, dir, segmentUris),
+    medianBySize(baseUrl, dir, partUris),
   ]);
-  parts.sort((a, b) => a.bytes.length - b.bytes.length);
-  // partUris is not empty, nor is parts.
-  const part = parts[Math.floor(parts.length / 2)]!;
-  return {
-    segment: { path: `${dir}${segment}`, bytes: segmentBytes },
-    part,
-    playlist: { path: playlistPath, bytes: playlist },
-  };
+  if (segment === undefined || part === undefined)
+    throw new Error(`no segment or part listed:\n${playlist.toString('utf8')}`);
+  return { segment, part, playlist: { path: playlistPath, bytes: playlist } };
 }
 
 /**
