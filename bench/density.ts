@@ -16,14 +16,14 @@
  * time (and at one fewer when no round at the most kept real time on both sides): rounds of the same number of
  * channels built afresh in Nagare, then as many bare ffmpegs (one per channel, reading the same frames as
  * Matroska at their own pace, -re, with the decoder's filters and the encoder's x264/AAC/fMP4 options taken from
- * src/media/media-args.ts, output thrown away), in turn, the order swapped each round. The same rounds also measure the whole server (bench/density/server-round.ts): the CLI with one channel
- * per publisher, each a werift peer replaying the capture over WebRTC, so ICE, DTLS, SRTP, the SFU and the
- * ingest are counted too; its publishers run in this process and are reported apart. The speed of these shared
- * machines drifts by tens of percent over minutes (measured: the same bare
- * ffmpeg at 0.139, 0.164 and 0.195 cores in runs hours apart), so each round's ratio compares two windows a
- * few seconds apart, and the figure is the median of the rounds where both kept real time (a side that fell
- * behind did less of the work). Every window also records the CPU the host took away
- * (steal, in /proc/stat), which on these machines rises with the load put on them.
+ * src/media/media-args.ts, output thrown away), in turn, the order swapped each round. The same rounds also
+ * measure the whole server (bench/density/server-round.ts): the CLI with one channel per publisher, each a
+ * werift peer replaying the capture over WebRTC, so ICE, DTLS, SRTP, the SFU and the ingest are counted too; its
+ * publishers run in this process and are reported apart. The speed of these shared machines drifts by tens of
+ * percent over minutes (measured: the same bare ffmpeg at 0.139, 0.164 and 0.195 cores in runs hours apart), so
+ * each round's ratio compares two windows a few seconds apart, and the figure is the median of the rounds where
+ * both kept real time (a side that fell behind did less of the work). Every window also records the CPU the host
+ * took away (steal, in /proc/stat), which on these machines rises with the load put on them.
  *
  * Prints tables and writes bench/results/density.json. Target: Nagare / bare CPU per channel ≤ 1.15.
  *
