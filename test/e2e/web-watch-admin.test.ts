@@ -433,6 +433,8 @@ describe('the watch and admin pages', { skip, timeout: 120_000 }, () => {
     const { page, errors } = await open('/admin', 'not-the-token');
     const tokenInput = page.getByLabel('API token');
     await tokenInput.waitFor({ state: 'visible', timeout: 10_000 });
+    // The form can show before the refusal's message is written: wait for the message itself.
+    await page.locator('#status', { hasText: 'The API token was not accepted' }).waitFor({ timeout: 10_000 });
     assert.match(await text(page, '#status'), /The API token was not accepted/);
     assert.equal(await page.locator('#channels').isVisible(), false);
     await screenshots(page, 'admin-token');
