@@ -121,17 +121,36 @@ type Resource = (typeof resources)[number];
 const segmentCandidates = 3;
 const partCandidates = 10;
 
-/** Fetches every URI (relative to `dir`) and gives the resource of median size. */
-async function medianBySize(
-  baseUrl: string,
-  dir: string,
-  uris: readonly string[],
-): Promise<{ path: string; bytes: Buffer } | undefined> {
-  const fetched = await Promise.all(
-    uris.map(async (uri) => ({ path: `${dir}${uri}`, bytes: await fetchBytes(`${baseUrl}${dir}${uri}`) })),
+type Fetched = { path: string; bytes: Buffer };
+
+/** The media playlist's folder: its segments' and parts' URIs are relative to it. */
+const folderOf = (playlistPath: string): string => playlistPath.slice(0, playlistPath.lastIndexOf('/') + 1);
+
+/** The segment and part URIs a media playlist lists, oldest first (parts only for its last three segments). */
+function listedMedia(playlist: Buffer): { segments: string[]; parts: string[] } {
+  const lines = playlist.toString('utf8').split('\n');
+  return {
+    segments: lines.filter((line) => /^\d+\.m4s$/.test(line)),
+    parts: lines.flatMap((line) =>
+      line.startsWith('#EXT-X-PART:') ? [/URI="([^"]+)"/.exec(line)?.[1] ?? ''] : [],
+    ),
+  };
+}
+
+/** Fetches every URI (relative to `folder`), at once. */
+function fetchAll(baseUrl: string, folder: string, uris: readonly string[]): Promise<Fetched[]> {
+  return Promise.all(
+    uris.map(async (uri) => ({
+      path: `${folder}${uri}`,
+      bytes: await fetchBytes(`${baseUrl}${folder}${uri}`),
+    })),
   );
-  fetched.sort((a, b) => a.bytes.length - b.bytes.length);
-  return fetched[Math.floor(fetched.length / 2)];
+}
+
+/** The resource of median size; undefined for none. */
+function medianBySize(resources: Fetched[]): Fetched | undefined {
+  const sorted = [...resources].sort((a, b) => a.bytes.length - b.bytes.length);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /**
@@ -139,21 +158,16 @@ async function medianBySize(
  * size among the newest three, the part among the newest ten. Segments range from 70 to 160 kB and parts from
  * 1 kB to tens (a keyframe's), so the newest alone would make the figure a matter of chance.
  */
-async function snapshot(
-  baseUrl: string,
-  playlistPath: string,
-): Promise<Record<Resource, { path: string; bytes: Buffer }>> {
-  const dir = playlistPath.slice(0, playlistPath.lastIndexOf('/') + 1);
+async function snapshot(baseUrl: string, playlistPath: string): Promise<Record<Resource, Fetched>> {
+  const folder = folderOf(playlistPath);
   const playlist = await fetchBytes(`${baseUrl}${playlistPath}`);
-  const lines = playlist.toString('utf8').split('\n');
-  const segmentUris = lines.filter((line) => /^\d+\.m4s$/.test(line)).slice(-segmentCandidates);
-  const partUris = lines
-    .flatMap((line) => (line.startsWith('#EXT-X-PART:') ? [/URI="([^"]+)"/.exec(line)?.[1] ?? ''] : []))
-    .slice(-partCandidates);
-  const [segment, part] = await Promise.all([
-    medianBySize(baseUrl, dir, segmentUris),
-    medianBySize(baseUrl, dir, partUris),
+  const listed = listedMedia(playlist);
+  const [segments, parts] = await Promise.all([
+    fetchAll(baseUrl, folder, listed.segments.slice(-segmentCandidates)),
+    fetchAll(baseUrl, folder, listed.parts.slice(-partCandidates)),
   ]);
+  const segment = medianBySize(segments);
+  const part = medianBySize(parts);
   if (segment === undefined || part === undefined)
     throw new Error(`no segment or part listed:\n${playlist.toString('utf8')}`);
   return { segment, part, playlist: { path: playlistPath, bytes: playlist } };
@@ -168,22 +182,14 @@ async function similar(
   playlistPath: string,
   resource: Resource,
   bytes: number,
-): Promise<{ path: string; bytes: Buffer }> {
+): Promise<Fetched> {
   const playlist = await fetchBytes(`${baseUrl}${playlistPath}`);
   if (resource === 'playlist') return { path: playlistPath, bytes: playlist };
-  const dir = playlistPath.slice(0, playlistPath.lastIndexOf('/') + 1);
-  const lines = playlist.toString('utf8').split('\n');
-  // Only the newest: an older one would leave the window while it is loaded (404s). Parts are listed for the
-  // last three segments only.
-  const uris =
-    resource === 'segment'
-      ? lines.filter((line) => /^\d+\.m4s$/.test(line)).slice(-3)
-      : lines.flatMap((line) =>
-          line.startsWith('#EXT-X-PART:') ? [/URI="([^"]+)"/.exec(line)?.[1] ?? ''] : [],
-        );
-  let best: { path: string; bytes: Buffer } | undefined;
-  for (const uri of uris) {
-    const candidate = { path: `${dir}${uri}`, bytes: await fetchBytes(`${baseUrl}${dir}${uri}`) };
+  const listed = listedMedia(playlist);
+  // Only the newest: an older one would leave the window while it is loaded (404s).
+  const uris = resource === 'segment' ? listed.segments.slice(-3) : listed.parts;
+  let best: Fetched | undefined;
+  for (const candidate of await fetchAll(baseUrl, folderOf(playlistPath), uris)) {
     if (best === undefined || Math.abs(candidate.bytes.length - bytes) < Math.abs(best.bytes.length - bytes))
       best = candidate;
   }

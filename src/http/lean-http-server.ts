@@ -106,13 +106,22 @@ export class LeanHttpServer {
     const made = this.#wholes.get(body);
     if (made !== undefined && made.headers === headers) return made.whole;
     if (this.#wholeBytes + body.length > maxWholeBytes) return undefined;
-    const text = `HTTP/1.1 200 OK\r\n${this.headerLines(headers)}Content-Length: ${body.length}\r\nDate: ${this.date}\r\n\r\n`;
+    const text = this.answerHead(200, headers, body.length, '');
     const whole = Buffer.allocUnsafeSlow(text.length + body.length);
     whole.write(text, 0, 'latin1');
     whole.set(body, text.length);
     this.#wholes.set(body, { headers, whole });
     this.#wholeBytes += whole.length;
     return whole;
+  }
+
+  /** An answer's head as written, its empty line included; `connection`: the Connection header's value, if any. */
+  answerHead(status: number, headers: AnswerHeaders, bodyLength: number, connection: string): string {
+    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${this.headerLines(headers)}`;
+    if (status !== 204) text += `Content-Length: ${bodyLength}\r\n`;
+    text += `Date: ${this.date}\r\n`;
+    if (connection !== '') text += `Connection: ${connection}\r\n`;
+    return `${text}\r\n`;
   }
 
   listen(options: { host: string; port: number; reusePort?: boolean }, listening: () => void): void {
@@ -371,13 +380,8 @@ class Connection {
       this.#next();
       return;
     }
-    let text = `HTTP/1.1 ${exchange.status} ${STATUS_CODES[exchange.status] ?? ''}\r\n`;
-    text += this.#owner.headerLines(headers);
-    if (exchange.status !== 204) text += `Content-Length: ${exchange.bodyLength}\r\n`;
-    text += `Date: ${this.#owner.date}\r\n`;
-    if (!head.keepAlive) text += 'Connection: close\r\n';
-    else if (head.http10) text += 'Connection: keep-alive\r\n';
-    text += '\r\n';
+    const connection = !head.keepAlive ? 'close' : head.http10 ? 'keep-alive' : '';
+    const text = this.#owner.answerHead(exchange.status, headers, exchange.bodyLength, connection);
     const socket = this.#socket;
     if (head.method === 'HEAD' || exchange.bodyLength === 0) socket.write(text, 'latin1');
     else if (typeof body === 'string') socket.write(text + body);
