@@ -3,6 +3,10 @@
  * and sound go to every playlist that shows that publisher: the composite (every publisher in the channel's
  * layout) and, for multistream channels with HLS, the publisher's own playlist. Each publisher is decoded once,
  * whatever it feeds. Publishers come and go; the composite goes on; a publisher's own playlist ends with it.
+ *
+ * A playlist that shows one publisher, the composite of the channel's first publisher or a publisher's own, is
+ * encoded directly (HlsOutput.encodeDirect) while it can be, so the publisher needs a decoder only once a playlist
+ * showing it mixes: when a second publisher comes, or the direct run ends on its own.
  */
 import type { Logger } from 'pino';
 import { defaultLayout, hasComposite, type Layout } from '../channel/channel-spec.ts';
@@ -34,7 +38,8 @@ class FanOut implements DecoderSink {
 
 interface Publisher {
   feed: PublisherFeed;
-  decoder: PublisherDecoder;
+  /** Started once a playlist showing the publisher mixes. */
+  decoder: PublisherDecoder | undefined;
   fanOut: FanOut;
   /** Its own playlist, on multistream channels with HLS. */
   output: HlsOutput | undefined;
@@ -60,6 +65,8 @@ export class ChannelPipeline {
   readonly #log: Logger;
   readonly #events: ChannelPipelineEvents;
   readonly #canvas: Canvas;
+  /** The publisher the composite encodes directly. */
+  #directPublisher: string | undefined;
   #offFeed: (() => void) | undefined;
   /** Publishers that left, their decoder and playlist still stopping. */
   readonly #ending = new Set<Promise<void>>();
@@ -95,11 +102,12 @@ export class ChannelPipeline {
   }
 
   start(): void {
+    // Publishers first: the first may be encoded directly, which must be set before the composite starts.
+    for (const feed of this.#ingest.feeds(this.channelId)) this.#addFeed(feed);
     if (this.composite !== undefined) {
       this.composite.start();
       this.#events.outputAdded(this.composite);
     }
-    for (const feed of this.#ingest.feeds(this.channelId)) this.#addFeed(feed);
     this.#offFeed = this.#ingest.onFeed((feed) => {
       if (feed.channelId === this.channelId) this.#addFeed(feed);
     });
@@ -124,7 +132,7 @@ export class ChannelPipeline {
       [...this.#publishers].map(([id, publisher]) => [
         id,
         {
-          decoder: publisher.decoder.stats(),
+          ...(publisher.decoder ? { decoder: publisher.decoder.stats() } : {}),
           ...(publisher.output ? { playlist: publisher.output.stats() } : {}),
         },
       ]),
@@ -146,7 +154,7 @@ export class ChannelPipeline {
   /** The decoders' pids (CPU accounting in benchmarks). */
   decoderPids(): number[] {
     return [...this.#publishers.values()].flatMap((p) =>
-      p.decoder.pid === undefined ? [] : [p.decoder.pid],
+      p.decoder?.pid === undefined ? [] : [p.decoder.pid],
     );
   }
 
@@ -169,12 +177,25 @@ export class ChannelPipeline {
   #addFeed(feed: PublisherFeed): void {
     const connectionId = feed.publisherId;
     if (this.#closed || this.#publishers.has(connectionId)) return;
-    const fanOut = new FanOut();
-    const source = { connectionId, clientId: feed.clientId };
-    if (this.composite !== undefined) fanOut.sinks.add(this.composite.addSource(source));
-    let output: HlsOutput | undefined;
+    const publisher: Publisher = { feed, decoder: undefined, fanOut: new FanOut(), output: undefined };
+    this.#publishers.set(connectionId, publisher);
+    const { composite } = this;
+    if (composite !== undefined) {
+      const direct =
+        this.#publishers.size === 1 &&
+        composite.encodeDirect(feed, () => {
+          this.#directPublisher = undefined;
+          this.#mix(connectionId, composite);
+        });
+      if (direct) this.#directPublisher = connectionId;
+      else {
+        // The publisher encoded directly joins the mix first (the callback), then this one.
+        composite.endDirect('a second publisher');
+        this.#mix(connectionId, composite);
+      }
+    }
     if (this.record.spec.perPublisher === true && this.record.spec.hls.length > 0) {
-      output = new HlsOutput({
+      const output = new HlsOutput({
         channelId: this.channelId,
         playlistId: newPlaylistId(),
         variants: this.record.spec.hls,
@@ -183,26 +204,19 @@ export class ChannelPipeline {
         media: this.#options,
         log: this.#log.child({ playlist: connectionId }),
       });
-      fanOut.sinks.add(output.addSource(source));
+      publisher.output = output;
+      const direct = output.encodeDirect(feed, () => {
+        this.#mix(connectionId, output);
+      });
+      if (!direct) this.#mix(connectionId, output);
       output.start();
       this.#events.outputAdded(output);
-      const ready = output;
       void output.whenPlayable().then((playable) => {
-        if (playable && !this.#closed && this.#publishers.get(connectionId)?.output === ready) {
-          this.#events.publisherPlaylistReady(connectionId, ready);
+        if (playable && !this.#closed && this.#publishers.get(connectionId)?.output === output) {
+          this.#events.publisherPlaylistReady(connectionId, output);
         }
       });
     }
-    const decoder = new PublisherDecoder({
-      feed,
-      ffmpegPath: this.#options.ffmpegPath,
-      canvas: this.#canvas,
-      sink: fanOut,
-      log: this.#log.child({ stage: 'decoder', publisher: connectionId }),
-    });
-    const publisher: Publisher = { feed, decoder, fanOut, output };
-    this.#publishers.set(connectionId, publisher);
-    decoder.start();
     feed.onClose(() => {
       if (this.#publishers.get(connectionId) !== publisher) return;
       this.#publishers.delete(connectionId);
@@ -212,11 +226,30 @@ export class ChannelPipeline {
     });
   }
 
+  /** A playlist showing this publisher mixes it: its decoded pictures and sound go there (decoded from now on). */
+  #mix(connectionId: string, output: HlsOutput): void {
+    const publisher = this.#publishers.get(connectionId);
+    if (this.#closed || publisher === undefined) return;
+    const { feed, fanOut } = publisher;
+    fanOut.sinks.add(output.addSource({ connectionId, clientId: feed.clientId }));
+    if (publisher.decoder !== undefined) return;
+    publisher.decoder = new PublisherDecoder({
+      feed,
+      ffmpegPath: this.#options.ffmpegPath,
+      canvas: this.#canvas,
+      sink: fanOut,
+      log: this.#log.child({ stage: 'decoder', publisher: connectionId }),
+    });
+    publisher.decoder.start();
+  }
+
   async #endPublisher(publisher: Publisher): Promise<void> {
     const connectionId = publisher.feed.publisherId;
+    // While the channel closes, the composite ends as it is; otherwise the mixer goes on without the publisher.
+    if (!this.#closed && this.#directPublisher === connectionId) this.composite?.endDirect('publisher left');
     this.composite?.removeSource(connectionId);
     publisher.fanOut.sinks.clear();
-    await publisher.decoder.close();
+    await publisher.decoder?.close();
     if (publisher.output !== undefined) {
       await publisher.output.close();
       this.#events.outputEnded(publisher.output);

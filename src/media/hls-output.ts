@@ -2,19 +2,25 @@
  * One playlist of a channel and what makes it: a mixer (its composition of the channel's decoded publishers), one
  * encoder for all the channel's variants, and a packager per variant. The composite of a channel is one; each
  * publisher's own playlist (multistream channels with HLS) is another. The origin serves it by playlist id.
+ *
+ * A playlist that begins with one publisher may be encoded directly instead (encodeDirect: one ffmpeg from the
+ * publisher's encoded frames, direct-encoder.ts) until that no longer fits: a second publisher, the publisher
+ * leaving, its video stopping, its ffmpeg failing. The mixer then takes over for the rest of the playlist's life,
+ * from where the direct run ended, after a discontinuity.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HlsVariant, Layout } from '../channel/channel-spec.ts';
 import { Fmp4Splitter } from '../hls/format/fmp4-reader.ts';
 import { VariantPackager } from '../hls/variant-packager.ts';
-import { segmentScheduleFor } from '../hls/segment-schedule.ts';
+import { segmentScheduleFor, type SegmentSchedule } from '../hls/segment-schedule.ts';
 import { monotonicMs } from '../lib/clock.ts';
 import { SpeedMeter } from '../lib/speed-meter.ts';
-import { ChannelEncoder } from './channel-encoder.ts';
+import { ChannelEncoder, type EncoderOutput } from './channel-encoder.ts';
+import { DirectEncoder, type DirectEncoderStats } from './direct-encoder.ts';
 import type { Canvas } from './media-args.ts';
 import { Mixer, type Composition, type SourceInfo } from './mixer.ts';
-import type { DecoderSink } from './publisher-decoder.ts';
+import type { DecoderSink, FrameSource } from './publisher-decoder.ts';
 import { Audience } from '../lib/audience.ts';
 import { defaultConfig, type Config } from '../config.ts';
 
@@ -104,9 +110,21 @@ export class HlsOutput implements HlsStream {
   readonly #mixer: Mixer;
   readonly #encoder: ChannelEncoder;
   readonly #log: Logger;
+  readonly #schedule: SegmentSchedule;
+  readonly #media: MediaOptions;
   #splitters: Fmp4Splitter[] = [];
-  #generation = 0;
+  /** The encoder run the packagers take from: the direct encoder's or the mixer's encoder's, by its generation. */
+  #run: { owner: 'direct' | 'mixer'; generation: number } | undefined;
   #generationStart = 0;
+  /** Channel time where the newest part of the first variant ends, seconds. */
+  #producedSeconds = 0;
+  #started = false;
+  #mixing = false;
+  #direct: { encoder: DirectEncoder; ended: (reason: string) => void } | undefined;
+  /** Direct encoders that ended, their ffmpeg still stopping; close() waits for them. */
+  readonly #directStopping = new Set<Promise<void>>();
+  /** The direct run's stats, once it ended. */
+  #directStats: DirectEncoderStats | undefined;
   #listingLatencyMs: number | undefined;
   readonly #encoderSpeed = new SpeedMeter();
   #closing: Promise<void> | undefined;
@@ -119,11 +137,12 @@ export class HlsOutput implements HlsStream {
     this.#log = log;
     this.canvas = canvasFor(variants);
     const segmentSeconds = variants[0]?.durationSeconds ?? 2;
-    const schedule = segmentScheduleFor(
+    const schedule = (this.#schedule = segmentScheduleFor(
       segmentSeconds,
       partTargetFor(media.partSeconds, this.canvas.fps),
       variants.map((variant) => variant.video.fps),
-    );
+    ));
+    this.#media = media;
     const epochWallclockMs = Date.now() - (monotonicMs() - options.epochMs);
     this.packagers = variants.map(
       (variant) =>
@@ -143,20 +162,7 @@ export class HlsOutput implements HlsStream {
       schedule,
       preset: media.preset,
       log: log.child({ stage: 'encoder' }),
-      output: {
-        started: (generation, startSeconds) => {
-          this.#generation = generation;
-          this.#generationStart = startSeconds;
-          this.#splitters = variants.map(() => new Fmp4Splitter());
-        },
-        data: (generation, index, chunk) => {
-          this.#onEncoded(generation, index, chunk);
-        },
-        ended: (generation) => {
-          if (generation !== this.#generation) return;
-          for (const packager of this.packagers) packager.endGeneration();
-        },
-      },
+      output: this.#outputOf('mixer'),
     });
     this.#mixer = new Mixer({
       canvas: this.canvas,
@@ -171,8 +177,47 @@ export class HlsOutput implements HlsStream {
     });
   }
 
+  /** Starts making the playlist: through the mixer, unless it is encoded directly. */
   start(): void {
-    this.#mixer.start();
+    this.#started = true;
+    if (this.#direct === undefined) this.#startMixing();
+  }
+
+  /**
+   * Encodes `feed`, the playlist's one publisher, directly: to be called before start(), and instead of a decoder
+   * for it. `ended` is told when the direct run is over (the playlist then goes on through the mixer, which wants
+   * the publisher decoded if it is still there). False when the mixer runs already.
+   */
+  encodeDirect(feed: FrameSource, ended: (reason: string) => void): boolean {
+    if (this.#mixing || this.#direct !== undefined || this.#closing !== undefined) return false;
+    const { variants } = this;
+    const encoder = new DirectEncoder({
+      feed,
+      ffmpegPath: this.#media.ffmpegPath,
+      canvas: this.canvas,
+      variants,
+      partSeconds: this.#media.partSeconds,
+      schedule: this.#schedule,
+      preset: this.#media.preset,
+      output: this.#outputOf('direct'),
+      ended: (reason) => {
+        this.#endDirect(reason);
+      },
+      log: this.#log.child({ stage: 'direct' }),
+    });
+    this.#direct = { encoder, ended };
+    encoder.start();
+    return true;
+  }
+
+  /** Ends direct encoding, if it runs: the mixer takes over. */
+  endDirect(reason: string): void {
+    this.#endDirect(reason);
+  }
+
+  /** Encoded directly now (encodeDirect). */
+  get direct(): boolean {
+    return this.#direct !== undefined;
   }
 
   addSource(info: SourceInfo): DecoderSink {
@@ -244,20 +289,23 @@ export class HlsOutput implements HlsStream {
 
   stats(): Record<string, unknown> {
     return {
+      path: this.#direct !== undefined ? 'direct' : 'mixer',
+      direct: this.#direct?.encoder.stats() ?? this.#directStats,
       mixer: this.#mixer.stats(),
       encoder: this.#encoder.stats(),
       packagers: this.packagers.map((packager) => packager.stats()),
     };
   }
 
-  /** Kills the encoder (supervision tests). */
+  /** Kills the encoder, the direct one while it runs (supervision tests). */
   killEncoder(): void {
-    this.#encoder.kill();
+    if (this.#direct !== undefined) this.#direct.encoder.kill();
+    else this.#encoder.kill();
   }
 
-  /** The running encoder's pid (CPU accounting in benchmarks). */
+  /** The running encoder's pid, the direct one while it runs (CPU accounting in benchmarks). */
   get encoderPid(): number | undefined {
-    return this.#encoder.pid;
+    return this.#direct?.encoder.pid ?? this.#encoder.pid;
   }
 
   /** Ends the playlist (EXT-X-ENDLIST) and stops the encoder. Idempotent: every call resolves when it is done. */
@@ -267,13 +315,58 @@ export class HlsOutput implements HlsStream {
   }
 
   async #close(): Promise<void> {
+    const direct = this.#direct?.encoder.stop();
+    this.#direct = undefined;
     this.#mixer.close();
-    await this.#encoder.close();
+    await Promise.all([this.#encoder.close(), direct, ...this.#directStopping]);
     for (const packager of this.packagers) packager.end();
   }
 
-  #onEncoded(generation: number, index: number, chunk: Uint8Array): void {
-    if (generation !== this.#generation) return;
+  #startMixing(): void {
+    if (this.#mixing) return;
+    this.#mixing = true;
+    this.#mixer.start(this.#producedSeconds * 1000);
+  }
+
+  #endDirect(reason: string): void {
+    const direct = this.#direct;
+    if (direct === undefined) return;
+    this.#direct = undefined;
+    this.#directStats = direct.encoder.stats();
+    this.#directStats.endReason ??= reason;
+    const stopping = direct.encoder.stop();
+    this.#directStopping.add(stopping);
+    void stopping.then(() => this.#directStopping.delete(stopping));
+    if (this.#run?.owner === 'direct') {
+      this.#run = undefined;
+      for (const packager of this.packagers) packager.endGeneration();
+    }
+    this.#log.info({ reason }, 'direct encoding over; mixing from now on');
+    if (this.#started && this.#closing === undefined) this.#startMixing();
+    direct.ended(reason);
+  }
+
+  /** What an encoder run (direct, or the mixer's encoder) hands its output to. */
+  #outputOf(owner: 'direct' | 'mixer'): EncoderOutput {
+    const current = (generation: number): boolean =>
+      this.#run?.owner === owner && this.#run.generation === generation;
+    return {
+      started: (generation, startSeconds) => {
+        this.#run = { owner, generation };
+        this.#generationStart = startSeconds;
+        this.#splitters = this.variants.map(() => new Fmp4Splitter());
+      },
+      data: (generation, index, chunk) => {
+        if (current(generation)) this.#onEncoded(index, chunk);
+      },
+      ended: (generation) => {
+        if (!current(generation)) return;
+        for (const packager of this.packagers) packager.endGeneration();
+      },
+    };
+  }
+
+  #onEncoded(index: number, chunk: Uint8Array): void {
     const splitter = this.#splitters[index];
     const packager = this.packagers[index];
     if (splitter === undefined || packager === undefined) return;
@@ -283,6 +376,9 @@ export class HlsOutput implements HlsStream {
         else {
           packager.addFragment(unit.bytes, unit.info);
           if (index === 0) {
+            const runEnd = unit.info.startSeconds + unit.info.durationSeconds;
+            this.#producedSeconds = this.#generationStart + runEnd;
+            this.#direct?.encoder.produced(runEnd);
             this.#listingLatencyMs = this.liveEdgeMs();
             this.#encoderSpeed.record(monotonicMs(), unit.info.durationSeconds);
           }
@@ -290,7 +386,7 @@ export class HlsOutput implements HlsStream {
       }
     } catch (err) {
       this.#log.error({ err, variant: index }, 'encoder output unreadable; restarting the encoder');
-      this.#encoder.kill();
+      this.killEncoder();
     }
   }
 }

@@ -31,6 +31,24 @@ export interface DecoderArgsInput {
 }
 
 /**
+ * A publisher's pictures as the canvas shows them: scaled to fit, aspect kept, letterboxed, at the canvas rate
+ * (frame i at the first frame's time rounded down to the frame grid, plus i/fps; gaps filled by repeating).
+ */
+function fitFilters({ width, height, fps }: Canvas): string[] {
+  return [
+    `scale=${width}:${height}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear`,
+    `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black`,
+    'format=yuv420p',
+    // Last, so a picture repeated to fill the rate (a 15 fps publisher on a 30 fps canvas, a gap while video is
+    // dropped) is scaled once, not once per copy; the output is byte for byte the same (measured: 15 fps to
+    // 1280x720@30, 20 % less CPU).
+    // No start_time: with -copyts it made the filter's cost grow with the stream's age (0.76 cores after 30 min).
+    // Rounding down puts output frame i at floor(first × fps)/fps + i/fps.
+    `fps=fps=${fps}:round=down`,
+  ];
+}
+
+/**
  * Decoder: Matroska with the publisher's encoded frames on stdin; raw I420 video frames of the output size at a
  * constant rate on stdout (frame i at startSeconds + i/fps, gaps filled by repeating), and s16le 48 kHz stereo on
  * pipe 3 (sample j at startSeconds + j/48000, gaps filled with silence, overlaps trimmed).
@@ -44,18 +62,7 @@ export function decoderArgs(input: DecoderArgsInput): string[] {
   args.push('-threads', '1');
   args.push('-probesize', '32768', '-analyzeduration', '100000', '-f', 'matroska', '-i', 'pipe:0');
   if (input.hasVideo) {
-    const { width, height, fps } = input;
-    const filters = [
-      `scale=${width}:${height}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear`,
-      `pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:color=black`,
-      'format=yuv420p',
-      // Last, so a picture repeated to fill the rate (a 15 fps publisher on a 30 fps canvas, a gap while video is
-      // dropped) is scaled once, not once per copy; the output is byte for byte the same (measured: 15 fps to
-      // 1280x720@30, 20 % less CPU).
-      // No start_time: with -copyts it made the filter's cost grow with the stream's age (0.76 cores after 30 min).
-      // Rounding down puts output frame i at floor(first × fps)/fps + i/fps, which is `startSeconds`.
-      `fps=fps=${fps}:round=down`,
-    ];
+    const filters = fitFilters(input);
     args.push(
       '-map',
       '0:v:0',
@@ -99,18 +106,29 @@ export interface EncoderArgsInput {
  * (the LL-HLS parts) are cut at every keyframe and every `partSeconds`.
  */
 export function encoderArgs(input: EncoderArgsInput): string[] {
-  const { variants } = input;
-  const segment = input.schedule.segmentSeconds;
   // No -copyts: the output starts at 0 for every encoder run; the packager adds the run's start time.
   const args = ['-hide_banner', '-nostats', '-loglevel', 'warning'];
   args.push('-probesize', '32768', '-analyzeduration', '100000', '-f', 'matroska', '-i', 'pipe:0');
-  const labels = variants.map((_, index) => `v${index}`);
-  const split = `[0:v]split=${variants.length}${labels.map((l) => `[s${l}]`).join('')}`;
+  args.push('-filter_complex', variantFilters('[0:v]', input.variants).join(';'));
+  args.push(...variantOutputArgs(input));
+  return args;
+}
+
+/** The canvas (filter pad `source`) split into one picture per variant, labelled [v0], [v1], …. */
+function variantFilters(source: string, variants: readonly HlsVariant[]): string[] {
+  const split = `${source}split=${variants.length}${variants.map((_, index) => `[sv${index}]`).join('')}`;
   const scales = variants.map(
     (variant, index) =>
       `[sv${index}]scale=${variant.video.width}:${variant.video.height}:flags=bicubic,setsar=1[v${index}]`,
   );
-  args.push('-filter_complex', [split, ...scales].join(';'));
+  return [split, ...scales];
+}
+
+/** Every variant's encoding and fMP4 output, of pictures [v0], [v1], … and the input's first sound. */
+function variantOutputArgs(input: EncoderArgsInput): string[] {
+  const { variants } = input;
+  const segment = input.schedule.segmentSeconds;
+  const args: string[] = [];
   const forceKeyframes = forceKeyframesExpression(input.schedule);
   variants.forEach((variant, index) => {
     const { video, audio } = variant;
@@ -158,5 +176,27 @@ export function encoderArgs(input: EncoderArgsInput): string[] {
     args.push('-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf');
     args.push('-frag_duration', String(Math.round(input.partSeconds * 1_000_000)), `pipe:${3 + index}`);
   });
+  return args;
+}
+
+export interface DirectArgsInput extends EncoderArgsInput {
+  canvas: Canvas;
+}
+
+/**
+ * Direct: one publisher to every variant in one ffmpeg, what the decoder and the encoder do for a channel with one
+ * publisher, without its pictures passing through Node. Matroska with the publisher's encoded frames on stdin, their
+ * times counted from the run's start (a point of the canvas frame grid, so output frame i is at i/fps, as in the
+ * decoder); the pictures fitted to the canvas as the decoder fits them, then encoded as the encoder encodes them,
+ * one fMP4 stream per variant on pipes 3, 4, ….
+ */
+export function directArgs(input: DirectArgsInput): string[] {
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'warning', '-copyts'];
+  // One decoding thread, as in the decoder (decoderArgs says why); x264 keeps its own threads.
+  args.push('-threads', '1');
+  args.push('-probesize', '32768', '-analyzeduration', '100000', '-f', 'matroska', '-i', 'pipe:0');
+  const fitted = `[0:v:0]${fitFilters(input.canvas).join(',')},`;
+  args.push('-filter_complex', variantFilters(fitted, input.variants).join(';'));
+  args.push(...variantOutputArgs(input));
   return args;
 }

@@ -335,8 +335,12 @@ export class Mixer {
     if (this.#composition.kind === 'layout') this.#composition = { kind: 'layout', layout };
   }
 
-  start(): void {
-    this.#next ??= this.#firstTick();
+  /** Starts the clock; its first tick is at or after `notBeforeMs` of channel time (where another run ended). */
+  start(notBeforeMs = 0): void {
+    this.#next ??= Math.max(
+      this.#firstTick(),
+      Math.ceil((notBeforeMs / 1000) * this.#options.canvas.fps - 1e-6),
+    );
     this.#schedule();
   }
 

@@ -1,0 +1,217 @@
+/**
+ * A playlist with one publisher, encoded directly: one ffmpeg from the publisher's encoded frames to every variant
+ * (directArgs), so the publisher's pictures never pass through Node, and one process runs instead of a decoder
+ * and an encoder. It begins on the publisher's first video keyframe.
+ *
+ * It does not restart and has no slate: when it cannot go on (its ffmpeg died, the publisher's video stopped for
+ * `staleMs`, no video or no sound came, it fell behind real time), it stops and says why, and the playlist goes on
+ * through the decoder and the mixer, which cope with all of those. The caller also ends it when a second publisher
+ * comes or the publisher leaves.
+ */
+import type { Logger } from 'pino';
+import type { HlsVariant } from '../channel/channel-spec.ts';
+import { matroskaFrame, matroskaHeader } from '../container/matroska-writer.ts';
+import type { SegmentSchedule } from '../hls/segment-schedule.ts';
+import { monotonicMs } from '../lib/clock.ts';
+import type { EncodedFrame } from '../rtp/encoded-frame.ts';
+import type { EncoderOutput } from './channel-encoder.ts';
+import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
+import { directArgs, type Canvas } from './media-args.ts';
+import type { FrameSource } from './publisher-decoder.ts';
+
+export interface DirectEncoderOptions {
+  feed: FrameSource;
+  ffmpegPath: string;
+  canvas: Canvas;
+  variants: readonly HlsVariant[];
+  partSeconds: number;
+  schedule: SegmentSchedule;
+  preset: string;
+  output: EncoderOutput;
+  /** It stopped on its own (not by stop()): the playlist must go on another way. Called once. */
+  ended(reason: string): void;
+  log: Logger;
+  /** No video from the publisher for this long ends it, ms. */
+  staleMs?: number;
+  /** Sound without a video track for this long ends it, ms: the publisher sends no video. */
+  noVideoMs?: number;
+  /** Input written this far beyond what came out (past a part's length) ends it, ms. */
+  maxLagMs?: number;
+}
+
+export interface DirectEncoderStats {
+  /** The run's start on the channel clock, seconds; undefined before its first keyframe. */
+  startSeconds: number | undefined;
+  framesIn: number;
+  /** Why it stopped, when it did. */
+  endReason: string | undefined;
+}
+
+/** How often staleness and lag are checked, ms. */
+const checkEveryMs = 250;
+/** Extra room for lag before the first part comes out: ffmpeg starting on a loaded machine, ms. */
+const startGraceMs = 4000;
+
+export class DirectEncoder {
+  readonly #options: DirectEncoderOptions;
+  readonly #stats: DirectEncoderStats = { startSeconds: undefined, framesIn: 0, endReason: undefined };
+  #process: FfmpegProcess | undefined;
+  /** Its ffmpeg stopping, once it ended on its own. */
+  #stopping: Promise<FfmpegExit> | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #startMs = 0;
+  #firstAudioAt: number | undefined;
+  #lastVideoAt = 0;
+  #lastVideoMs = Number.NEGATIVE_INFINITY;
+  #lastAudioMs = Number.NEGATIVE_INFINITY;
+  /** Run time of the end of what came out, seconds (advanced by the caller as parts come out). */
+  #outputSeconds = 0;
+  #outputStarted = false;
+
+  constructor(options: DirectEncoderOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#options.feed.onFrame((frame) => {
+      this.#onFrame(frame);
+    });
+    this.#options.feed.requestKeyframe('direct encoder starting');
+    this.#timer = setInterval(() => {
+      this.#check();
+    }, checkEveryMs);
+  }
+
+  stats(): DirectEncoderStats {
+    return { ...this.#stats };
+  }
+
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  /** Media up to `runSeconds` (from the run's start) came out of the first variant. */
+  produced(runSeconds: number): void {
+    this.#outputSeconds = Math.max(this.#outputSeconds, runSeconds);
+    this.#outputStarted = true;
+  }
+
+  /** Kills its ffmpeg (supervision tests): it then ends as if ffmpeg had died. */
+  kill(): void {
+    this.#process?.kill();
+  }
+
+  /** Stops it without a call to `ended`; resolves once its ffmpeg is gone. */
+  async stop(): Promise<void> {
+    this.#halt();
+    const process = this.#process;
+    this.#process = undefined;
+    await Promise.all([process?.stop(), this.#stopping]);
+  }
+
+  /** Stops taking frames and checking: no more output will be asked of it. */
+  #halt(): void {
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    clearInterval(this.#timer);
+  }
+
+  #end(reason: string): void {
+    if (this.#stopped) return;
+    this.#halt();
+    this.#stats.endReason = reason;
+    this.#options.log.info({ reason }, 'direct encoding ended');
+    this.#stopping = this.#process?.stop();
+    this.#process = undefined;
+    this.#options.ended(reason);
+  }
+
+  #check(): void {
+    const now = monotonicMs();
+    const { staleMs = 1000, noVideoMs = 1000, maxLagMs = 1500 } = this.#options;
+    if (this.#process === undefined) {
+      if (this.#firstAudioAt !== undefined && now - this.#firstAudioAt >= noVideoMs) {
+        if (!this.#options.feed.hasTrack('video')) this.#end('no video track');
+      }
+      return;
+    }
+    if (now - this.#lastVideoAt > staleMs) {
+      this.#end('publisher video stopped');
+      return;
+    }
+    const writtenSeconds = this.#lastVideoMs / 1000;
+    const allowed = this.#options.partSeconds + (maxLagMs + (this.#outputStarted ? 0 : startGraceMs)) / 1000;
+    if (writtenSeconds - this.#outputSeconds > allowed) this.#end('fell behind real time');
+  }
+
+  #onFrame(frame: EncodedFrame): void {
+    if (this.#stopped) return;
+    const now = monotonicMs();
+    if (this.#process === undefined) {
+      if (frame.kind === 'audio') this.#firstAudioAt ??= now;
+      if (frame.kind !== 'video' || !frame.keyframe) return;
+      if (!this.#options.feed.hasTrack('audio')) {
+        this.#end('no audio track');
+        return;
+      }
+      this.#spawn(frame);
+    }
+    const stdin = this.#process?.stream(0);
+    if (stdin === undefined || !stdin.writable) return;
+    // Times from the run's start; what is before it (sound ahead of the first keyframe) is left out, and Matroska
+    // wants times that increase on each track.
+    const timeMs = ((frame.ptsTicks ?? 0) * 1000) / frame.timescale - this.#startMs;
+    if (frame.kind === 'video') {
+      if (timeMs <= this.#lastVideoMs) return;
+      this.#lastVideoMs = timeMs;
+      this.#lastVideoAt = now;
+      stdin.write(matroskaFrame(1, timeMs, frame.keyframe, frame.data));
+    } else {
+      if (timeMs < 0 || timeMs <= this.#lastAudioMs) return;
+      this.#lastAudioMs = timeMs;
+      stdin.write(matroskaFrame(2, timeMs, true, frame.data));
+    }
+    this.#stats.framesIn += 1;
+  }
+
+  #spawn(first: EncodedFrame): void {
+    const { canvas, variants, partSeconds, schedule, preset, ffmpegPath, output, log } = this.#options;
+    const firstMs = ((first.ptsTicks ?? 0) * 1000) / first.timescale;
+    // The run starts on the canvas frame grid at or before its first picture, as a decoder's output does.
+    const startSeconds = Math.floor((Math.round(firstMs) / 1000) * canvas.fps + 1e-9) / canvas.fps;
+    this.#startMs = startSeconds * 1000;
+    this.#stats.startSeconds = startSeconds;
+    const process = new FfmpegProcess({
+      path: ffmpegPath,
+      args: directArgs({ canvas, variants, partSeconds, schedule, preset }),
+      extraPipes: variants.map((_, index) => 3 + index),
+    });
+    this.#process = process;
+    process.start();
+    output.started(1, startSeconds);
+    variants.forEach((_, index) => {
+      process.stream(3 + index)?.on('data', (chunk: Buffer) => {
+        output.data(1, index, chunk);
+      });
+    });
+    process.stream(0)?.write(
+      matroskaHeader([
+        { number: 1, codec: first.codec },
+        { number: 2, codec: 'opus', channels: 2 },
+      ]),
+    );
+    void process.exited.then((exit) => {
+      this.#onExit(process, exit);
+    });
+    log.info({ startSeconds, pid: process.pid }, 'direct encoder started');
+  }
+
+  #onExit(process: FfmpegProcess, exit: FfmpegExit): void {
+    if (this.#process !== process) return;
+    this.#options.output.ended(1);
+    this.#process = undefined;
+    this.#end(`ffmpeg exited: ${`${exit.signal ?? exit.code ?? ''} ${exit.reason}`.trim()}`);
+  }
+}
