@@ -36,15 +36,16 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { defaultLayout, type HlsVariant } from '../src/channel/channel-spec.ts';
 import { matroskaFrame, matroskaHeader } from '../src/container/matroska-writer.ts';
 import { monotonicMs } from '../src/lib/clock.ts';
 import type { EncoderStats } from '../src/media/channel-encoder.ts';
 import { HlsOutput, defaultMediaOptions, partTargetFor } from '../src/media/hls-output.ts';
-import { decoderArgs, encoderArgs } from '../src/media/media-args.ts';
+import { directArgs } from '../src/media/media-args.ts';
 import { segmentScheduleFor } from '../src/hls/segment-schedule.ts';
 import type { MixerStats } from '../src/media/mixer.ts';
+import type { DirectEncoderStats } from '../src/media/direct-encoder.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
@@ -97,15 +98,19 @@ const serverRoundOptions = {
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
 
-/** One channel with one publisher, as the server builds it (ChannelPipeline with a one-publisher channel). */
+/**
+ * One channel with one publisher, as the server builds it (ChannelPipeline with a one-publisher channel): encoded
+ * directly while that lasts; should the direct run end (counted as trouble), decoded and mixed from then on.
+ */
 class BenchChannel {
   readonly #source: ReplaySource;
   readonly #output: HlsOutput;
-  readonly #decoder: PublisherDecoder;
+  #decoder: PublisherDecoder | undefined;
+  readonly #log: Logger;
   readonly #epochMs = monotonicMs();
 
   constructor(index: number, frames: EncodedFrame[]) {
-    const channelLog = log.child({ channel: index });
+    this.#log = log.child({ channel: index });
     this.#source = new ReplaySource(frames);
     this.#output = new HlsOutput({
       channelId: `density-${index}`,
@@ -114,25 +119,32 @@ class BenchChannel {
       composition: { kind: 'layout', layout: defaultLayout },
       epochMs: this.#epochMs,
       media,
-      log: channelLog.child({ playlist: 'composite' }),
+      log: this.#log.child({ playlist: 'composite' }),
     });
+  }
+
+  start(): void {
+    const direct = this.#output.encodeDirect(this.#source, () => {
+      this.#decode();
+    });
+    if (!direct) this.#decode();
+    this.#output.start();
+    this.#source.play(this.#epochMs);
+  }
+
+  #decode(): void {
     this.#decoder = new PublisherDecoder({
       feed: this.#source,
       ffmpegPath: media.ffmpegPath,
       canvas: this.#output.canvas,
       sink: this.#output.addSource({ connectionId: 'publisher' }),
-      log: channelLog.child({ stage: 'decoder' }),
+      log: this.#log.child({ stage: 'decoder' }),
     });
-  }
-
-  start(): void {
-    this.#output.start();
     this.#decoder.start();
-    this.#source.play(this.#epochMs);
   }
 
   decoderCpuMs(): number {
-    return cpuMsOf(this.#decoder.pid);
+    return this.#decoder === undefined ? 0 : cpuMsOf(this.#decoder.pid);
   }
 
   encoderCpuMs(): number {
@@ -144,14 +156,19 @@ class BenchChannel {
   }
 
   counters(): ChannelCounters {
-    const stats = this.#output.stats() as { mixer: MixerStats; encoder: EncoderStats };
-    const decoder = this.#decoder.stats();
-    const { mixer, encoder } = stats;
+    const stats = this.#output.stats() as {
+      mixer: MixerStats;
+      encoder: EncoderStats;
+      direct: DirectEncoderStats | undefined;
+    };
+    const decoder = this.#decoder?.stats();
+    const { mixer, encoder, direct } = stats;
     return {
       parts: this.#output.packagers[0]?.stats().parts ?? 0,
       troubles:
-        decoder.videoDropped +
-        decoder.restarts +
+        (direct?.endReason === undefined ? 0 : 1) +
+        (decoder?.videoDropped ?? 0) +
+        (decoder?.restarts ?? 0) +
         mixer.videoFramesDropped +
         mixer.lateTicksSkipped +
         encoder.picturesDropped +
@@ -162,7 +179,7 @@ class BenchChannel {
 
   async close(): Promise<void> {
     this.#source.stop();
-    await this.#decoder.close();
+    await this.#decoder?.close();
     await this.#output.close();
   }
 }
@@ -216,48 +233,27 @@ async function measureNagare(channels: readonly BenchChannel[]): Promise<NagareS
   };
 }
 
-/** The value following `flag` in an argv. */
-function valueAfter(args: readonly string[], flag: string): string {
-  const value = args[args.indexOf(flag) + 1];
-  if (!args.includes(flag) || value === undefined) throw new Error(`no ${flag} in ${args.join(' ')}`);
-  return value;
-}
-
 /**
- * One channel's work in one ffmpeg, its arguments taken from Nagare's own builders so they cannot drift apart: the
- * decoder's video and audio filters, then the encoder's filter graph, x264/AAC and fMP4 options, written to pipe 3.
- * No -copyts: ffmpeg starts the input at 0, which is the decoder's start time here.
+ * One channel's work in one bare ffmpeg: the command line of Nagare's direct encoder (directArgs), so the two cannot
+ * drift apart, reading the captured frames from a file at their own pace (-re) instead of from Nagare, its output
+ * thrown away (pipe 3 is /dev/null). No -copyts: ffmpeg starts the file's times at 0, as Nagare's run starts.
  */
 function bareArgs(input: string): string[] {
-  const { width, height, fps } = variant.video;
-  const decoding = decoderArgs({
-    hasVideo: true,
-    hasAudio: true,
-    startSeconds: 0,
-    width,
-    height,
-    fps,
-    videoSocket: '',
-  });
-  const encoding = encoderArgs({
+  const direct = directArgs({
+    canvas: { width: variant.video.width, height: variant.video.height, fps: variant.video.fps },
     variants: [variant],
     partSeconds: media.partSeconds,
     schedule: segmentScheduleFor(variant.durationSeconds, partSeconds, [variant.video.fps]),
     preset: media.preset,
   });
-  const encoderGraph = valueAfter(encoding, '-filter_complex');
-  if (!encoderGraph.startsWith('[0:v]')) throw new Error(`unexpected encoder graph ${encoderGraph}`);
-  const graph = `[0:v:0]${valueAfter(decoding, '-vf')}[decoded];[decoded]${encoderGraph.slice('[0:v]'.length)}`;
+  const fromPipe = ['-f', 'matroska', '-i', 'pipe:0'];
+  const at = direct.findIndex((_, index) => fromPipe.every((arg, k) => direct[index + k] === arg));
+  if (at < 0 || !direct.includes('-copyts')) throw new Error(`unexpected direct command ${direct.join(' ')}`);
   return [
-    ...['-hide_banner', '-nostats', '-loglevel', 'warning', '-progress', 'pipe:1', '-stats_period', '0.1'],
+    ...direct.slice(0, at).filter((arg) => arg !== '-copyts'),
+    ...['-progress', 'pipe:1', '-stats_period', '0.1'],
     ...['-re', '-f', 'matroska', '-i', input],
-    ...['-filter_complex', graph],
-    // The sound goes through the decoder's filter, then the encoder's, as in Nagare.
-    ...encoding
-      .slice(encoding.indexOf('-map'))
-      .map((arg, index, outputs) =>
-        outputs[index - 1] === '-filter:a' ? `${valueAfter(decoding, '-af')},${arg}` : arg,
-      ),
+    ...direct.slice(at + fromPipe.length),
   ];
 }
 

@@ -38,7 +38,7 @@ export interface ServerStep extends WindowVerdict {
   coresPerChannel: number;
   /** The server's Node process: WebRTC, ingest, mixer, packaging, HTTP. */
   nodeCores: number;
-  /** The server's ffmpeg children: decoders and encoders. */
+  /** The server's ffmpeg children: direct encoders (decoders and encoders where a channel mixes). */
   ffmpegCores: number;
   /** The replaying publishers (this process), not part of the server's figures. */
   publisherCores: number;
@@ -46,6 +46,8 @@ export interface ServerStep extends WindowVerdict {
 }
 
 interface DescribedMedia {
+  /** Present when the composite was encoded directly; `endReason` once that ended. */
+  direct?: { endReason?: string };
   mixer?: { videoFramesDropped: number; lateTicksSkipped: number; latePictures: number };
   encoder?: { picturesDropped: number; restarts: number };
   packagers?: { parts: number }[];
@@ -59,6 +61,7 @@ async function channelFigures(url: string, channelId: string): Promise<ChannelCo
   return {
     parts: media.packagers?.[0]?.parts ?? 0,
     troubles:
+      (media.direct?.endReason === undefined ? 0 : 1) +
       (media.mixer?.videoFramesDropped ?? 0) +
       (media.mixer?.lateTicksSkipped ?? 0) +
       (media.encoder?.picturesDropped ?? 0) +

@@ -111,6 +111,13 @@ export function createMetrics(sources: MetricsSources): Registry {
   ]);
   readGauge(
     metrics,
+    'nagare_hls_playlists_direct',
+    'Playlists encoded directly now: one publisher, one ffmpeg from its frames to every variant, nothing mixed.',
+    [],
+    () => [[{}, media.directCount()]],
+  );
+  readGauge(
+    metrics,
     'nagare_encoding_pixels_per_second',
     'Output pixels per second being encoded (what --transcode-budget limits).',
     [],
@@ -212,6 +219,16 @@ export function createMetrics(sources: MetricsSources): Registry {
   readCounter(metrics, 'nagare_decoder_starts_total', 'Publisher decoders started.', [], () => [
     [{}, mediaCounters.decoderStarts],
   ]);
+  readCounter(metrics, 'nagare_direct_encoder_starts_total', 'Direct encoders started.', [], () => [
+    [{}, mediaCounters.directStarts],
+  ]);
+  readCounter(
+    metrics,
+    'nagare_direct_encoder_fallbacks_total',
+    "Direct encoders that ended on their own (their ffmpeg died, the publisher's video stopped, no video or sound came, they fell behind); the mixer took over.",
+    [],
+    () => [[{}, mediaCounters.directFallbacks]],
+  );
   readCounter(
     metrics,
     'nagare_dropped_total',

@@ -7,6 +7,11 @@
  * `staleMs`, no video or no sound came, it fell behind real time), it stops and says why, and the playlist goes on
  * through the decoder and the mixer, which cope with all of those. The caller also ends it when a second publisher
  * comes or the publisher leaves.
+ *
+ * Its media is placed on the channel clock the playout delay earlier than the frames' own times. Those times are
+ * when a frame is due (its arrival plus the playout delay, room for the decoders and the mixer to line sources
+ * up); a direct run writes each frame as it arrives, so its parts come out sooner, and with the frames' own
+ * times their EXT-X-PROGRAM-DATE-TIME would lie ahead of the real time they are listed at.
  */
 import type { Logger } from 'pino';
 import type { HlsVariant } from '../channel/channel-spec.ts';
@@ -17,7 +22,9 @@ import type { EncodedFrame } from '../rtp/encoded-frame.ts';
 import type { EncoderOutput } from './channel-encoder.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { directArgs, type Canvas } from './media-args.ts';
+import { mediaCounters } from './media-counters.ts';
 import type { FrameSource } from './publisher-decoder.ts';
+import { defaultPublisherClockOptions } from '../rtp/publisher-clock.ts';
 
 export interface DirectEncoderOptions {
   feed: FrameSource;
@@ -47,6 +54,7 @@ export interface DirectEncoderStats {
   endReason: string | undefined;
 }
 
+const { playoutDelayMs } = defaultPublisherClockOptions;
 /** How often staleness and lag are checked, ms. */
 const checkEveryMs = 250;
 /** Extra room for lag before the first part comes out: ffmpeg starting on a loaded machine, ms. */
@@ -122,6 +130,7 @@ export class DirectEncoder {
     if (this.#stopped) return;
     this.#halt();
     this.#stats.endReason = reason;
+    mediaCounters.directFallbacks += 1;
     this.#options.log.info({ reason }, 'direct encoding ended');
     this.#stopping = this.#process?.stop();
     this.#process = undefined;
@@ -162,7 +171,7 @@ export class DirectEncoder {
     if (stdin === undefined || !stdin.writable) return;
     // Times from the run's start; what is before it (sound ahead of the first keyframe) is left out, and Matroska
     // wants times that increase on each track.
-    const timeMs = ((frame.ptsTicks ?? 0) * 1000) / frame.timescale - this.#startMs;
+    const timeMs = ((frame.ptsTicks ?? 0) * 1000) / frame.timescale - playoutDelayMs - this.#startMs;
     if (frame.kind === 'video') {
       if (timeMs <= this.#lastVideoMs) return;
       this.#lastVideoMs = timeMs;
@@ -178,7 +187,7 @@ export class DirectEncoder {
 
   #spawn(first: EncodedFrame): void {
     const { canvas, variants, partSeconds, schedule, preset, ffmpegPath, output, log } = this.#options;
-    const firstMs = ((first.ptsTicks ?? 0) * 1000) / first.timescale;
+    const firstMs = ((first.ptsTicks ?? 0) * 1000) / first.timescale - playoutDelayMs;
     // The run starts on the canvas frame grid at or before its first picture, as a decoder's output does.
     const startSeconds = Math.floor((Math.round(firstMs) / 1000) * canvas.fps + 1e-9) / canvas.fps;
     this.#startMs = startSeconds * 1000;
@@ -189,6 +198,7 @@ export class DirectEncoder {
       extraPipes: variants.map((_, index) => 3 + index),
     });
     this.#process = process;
+    mediaCounters.directStarts += 1;
     process.start();
     output.started(1, startSeconds);
     variants.forEach((_, index) => {

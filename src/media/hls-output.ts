@@ -253,9 +253,12 @@ export class HlsOutput implements HlsStream {
     return Math.round(nowMs - (segment.programDateTime.getTime() + duration * 1000));
   }
 
-  /** How far behind the channel clock its mixer composes now, ms: between --mix-delay-min and --mix-delay. */
-  get mixerDelayMs(): number {
-    return this.#mixer.delayMs;
+  /**
+   * How far behind the channel clock its mixer composes now, ms: between --mix-delay-min and --mix-delay.
+   * Undefined while it is encoded directly (nothing is mixed).
+   */
+  get mixerDelayMs(): number | undefined {
+    return this.#mixing ? this.#mixer.delayMs : undefined;
   }
 
   /**

@@ -7,6 +7,10 @@ export const mediaCounters = {
   /** Decoders that died on their own and were restarted. */
   decoderRestarts: 0,
   encoderRestarts: 0,
+  /** Direct encoders started (a playlist with one publisher encoded by one ffmpeg). */
+  directStarts: 0,
+  /** Direct encoders that ended on their own (the mixer took over). */
+  directFallbacks: 0,
   /** Encoded frames a slow decoder's input dropped (until the next keyframe). */
   decoderVideoDropped: 0,
   /** Mixed pictures a slow encoder's input dropped. */

@@ -111,7 +111,7 @@ export class MediaManager {
     return this.#firstOutputFigures((output) => output.listingLatencyMs);
   }
 
-  /** How far behind the channel clock each running channel's first playlist is mixed, ms. */
+  /** How far behind the channel clock each running channel's first playlist is mixed, ms (if it mixes). */
   mixerDelays(): number[] {
     return this.#firstOutputFigures((output) => output.mixerDelayMs);
   }
@@ -139,6 +139,15 @@ export class MediaManager {
   }
 
   /** Playlists being encoded now. */
+  /** Playlists encoded directly now (HlsOutput.encodeDirect). */
+  directCount(): number {
+    let count = 0;
+    for (const pipeline of this.#pipelines.values()) {
+      for (const output of pipeline.outputs()) if (output.direct) count += 1;
+    }
+    return count;
+  }
+
   outputCount(): number {
     let count = 0;
     for (const pipeline of this.#pipelines.values()) count += pipeline.outputs().length;

@@ -1,7 +1,7 @@
 /**
- * Faults a live stream must survive, injected while hls.js plays the channel: a decoder killed with SIGKILL, a
- * publisher whose media stops for 10 s while its connection stays up, and a publisher that leaves and comes back
- * 10 s later. The playlist never ends or breaks (no EXT-X-ENDLIST, segments keep coming), the placeholder (media
+ * Faults a live stream must survive, injected while hls.js plays the channel: the direct encoder of its one
+ * publisher killed with SIGKILL (the mixer takes over), then the publisher's decoder killed, a publisher whose
+ * media stops for 10 s while its connection stays up, and a publisher that leaves and comes back 10 s later. The playlist never ends or breaks (no EXT-X-ENDLIST, segments keep coming), the placeholder (media
  * stopped) or the slate (nobody connected) shows meanwhile, and the publisher's picture comes back.
  */
 import assert from 'node:assert/strict';
@@ -101,6 +101,23 @@ describe('faults survived while hls.js plays', { skip, timeout: 240_000 }, () =>
 
   after(async () => {
     await viewer.close().catch(() => undefined);
+  });
+
+  test('the direct encoder killed with SIGKILL: the mixer takes over, its decoder starts, playback goes on', async () => {
+    const pipeline = env.server.server.media.pipeline(channelId);
+    const composite = pipeline?.composite;
+    assert.ok(pipeline !== undefined && composite !== undefined);
+    assert.equal(composite.direct, true, 'encoded directly');
+    assert.deepEqual(pipeline.decoderPids(), [], 'no decoder while encoded directly');
+    const pid = composite.encoderPid;
+    assert.ok(pid !== undefined);
+    const before = await newestSegment(mediaUrl);
+    process.kill(pid, 'SIGKILL');
+    await playsOn(6, 'after the direct encoder was killed');
+    await segmentOrFigures(before.msn, 'red, mixed', shows('red'));
+    assert.equal(composite.direct, false);
+    assert.equal(pipeline.decoderPids().length, 1, 'the publisher decoded');
+    await notEnded();
   });
 
   test('a decoder killed with SIGKILL is restarted and playback goes on', async () => {

@@ -1,7 +1,8 @@
 /**
  * WebRTC in, HLS out, as users run it: sora-js-sdk publishes from Chromium to a channel with two variants, hls.js
  * in Chromium plays its playlist_url, ffprobe sees exactly the sizes asked for, and killing the encoder does not
- * stop playback for long. The server serves HLS on a port of its own (`--hls-port`), from its worker threads: the
+ * stop playback for long: the direct encoder of the one publisher (the mixer takes over), then the mixer's encoder
+ * (restarted). The server serves HLS on a port of its own (`--hls-port`), from its worker threads: the
  * playlist_url points there, so everything here is played from the workers' copies (the other browser tests play
  * from the main port).
  */
@@ -139,7 +140,7 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     const record = described.json as {
       state: string;
       connections: number;
-      media?: { encoder: { restarts: number }; packagers: { parts: number }[] };
+      media?: { path: string; encoder: { restarts: number }; packagers: { parts: number }[] };
       traffic: { ingest_bytes: number; hls_bytes: number; viewers: number; live_edge_ms: number | null };
     };
     assert.equal(record.state, 'live');
@@ -152,6 +153,8 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     assert.ok(edge !== null && edge >= 0 && edge < 5000, `live edge ${edge} ms behind`);
     assert.equal(record.connections, 1);
     assert.equal(record.media?.encoder.restarts, 0);
+    // One publisher: encoded directly.
+    assert.equal(record.media.path, 'direct');
     assert.ok((record.media.packagers[0]?.parts ?? 0) > 4, JSON.stringify(record.media));
   });
 
@@ -176,31 +179,51 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
     const listing = value('nagare_hls_ingest_to_playlist_seconds');
     assert.ok(listing >= 0 && listing <= edge, `ingest to playlist ${listing} s, live edge ${edge} s`);
     assert.equal(value('nagare_ffmpeg_restarts_total{process="encoder"}'), 0);
-    const mixerDelay = value('nagare_mixer_delay_seconds');
-    // Exported and within the defaults' bounds; how low it comes is measured by bench/glass-to-glass.ts.
-    assert.ok(mixerDelay >= 0 && mixerDelay <= 0.2, `mixer delay ${mixerDelay} s`);
+    // Encoded directly, so nothing is mixed (the mixer's delay is looked at once it mixes, below).
+    assert.equal(value('nagare_hls_playlists_direct'), 1);
+    assert.equal(value('nagare_direct_encoder_starts_total'), 1);
+    assert.equal(value('nagare_direct_encoder_fallbacks_total'), 0);
     const speed = value('nagare_encoder_speed');
     assert.ok(speed > 0.8 && speed < 1.2, `encoder speed ${speed}`);
   });
 
-  test('the encoder killed with SIGKILL: playback goes on within a few seconds', async () => {
+  test('the encoder killed with SIGKILL, direct then mixing: playback goes on within a few seconds', async () => {
     const server = env.server;
     assert.ok(viewer);
-    const channelPipeline = server.server.media.outputForPlaylist(
-      new URL(playlistUrl).pathname.split('/')[2] ?? '',
-    );
-    assert.ok(channelPipeline !== undefined);
-    const before = (await state()).currentTime;
-    channelPipeline.killEncoder();
-    const after = await waitForTime(before + 6, 25_000);
-    const channelId = channelPipeline.channelId;
-    const described = await callApi(server.url, 'Nagare_20261124.DescribeChannel', { channel_id: channelId });
-    assert.equal((described.json as { media: { encoder: { restarts: number } } }).media.encoder.restarts, 1);
-    assert.equal(after.fatal, null, after.errors.join('; '));
-    assert.ok(
-      after.currentTime >= before + 6,
-      `currentTime ${before} → ${after.currentTime}; ${after.errors.join('; ')}`,
-    );
+    const output = server.server.media.outputForPlaylist(new URL(playlistUrl).pathname.split('/')[2] ?? '');
+    assert.ok(output !== undefined);
+    const describe = async () =>
+      (
+        (await callApi(server.url, 'Nagare_20261124.DescribeChannel', { channel_id: output.channelId }))
+          .json as {
+          media: { path: string; direct: { endReason?: string }; encoder: { restarts: number } };
+        }
+      ).media;
+    const playsOn = async (what: string) => {
+      const before = (await state()).currentTime;
+      const after = await waitForTime(before + 6, 25_000);
+      assert.equal(after.fatal, null, `${what}: ${after.errors.join('; ')}`);
+      assert.ok(
+        after.currentTime >= before + 6,
+        `${what}: currentTime ${before} → ${after.currentTime}; ${after.errors.join('; ')}`,
+      );
+    };
+    // The direct encoder: the mixer takes over, the publisher decoded from then on.
+    output.killEncoder();
+    await playsOn('after the direct encoder was killed');
+    const mixing = await describe();
+    assert.equal(mixing.path, 'mixer');
+    assert.match(mixing.direct.endReason ?? '', /ffmpeg exited/);
+    const metrics = await scrapeMetrics(server.url);
+    assert.equal(metrics.get('nagare_direct_encoder_fallbacks_total'), 1);
+    assert.equal(metrics.get('nagare_hls_playlists_direct'), 0);
+    const mixerDelay = metrics.get('nagare_mixer_delay_seconds') ?? Number.NaN;
+    // Within the defaults' bounds; how low it comes is measured by bench/glass-to-glass.ts.
+    assert.ok(mixerDelay >= 0 && mixerDelay <= 0.2, `mixer delay ${mixerDelay} s`);
+    // The mixer's encoder: restarted.
+    output.killEncoder();
+    await playsOn('after the encoder was killed');
+    assert.equal((await describe()).encoder.restarts, 1);
     // The killed encoder's writes in flight let go of their pictures once, like every other holder.
     assert.equal((await scrapeMetrics(server.url)).get('nagare_pictures_released_unheld_total'), 0);
   });
