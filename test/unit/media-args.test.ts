@@ -13,7 +13,7 @@ import {
   segmentScheduleFor,
   type SegmentSchedule,
 } from '../../src/hls/segment-schedule.ts';
-import { decoderArgs, encoderArgs, type DecoderArgsInput } from '../../src/media/media-args.ts';
+import { decoderArgs, directArgs, encoderArgs, type DecoderArgsInput } from '../../src/media/media-args.ts';
 
 /** The options of ffmpeg's that take no value; every other option takes the next argument. */
 const switches = new Set(['-hide_banner', '-nostats', '-copyts']);
@@ -467,4 +467,56 @@ describe('the argv, passed to spawn without a shell', () => {
       assert.ok(parse(argv).files.length >= 2);
     });
   }
+});
+
+describe('directArgs', () => {
+  const variants: readonly HlsVariant[] = [
+    {
+      video: { width: 1280, height: 720, fps: 30, bps: 2_500_000, codec: 'h264_high' },
+      audio: { bps: 128_000 },
+      durationSeconds: 2,
+    },
+    {
+      video: { width: 320, height: 180, fps: 15, bps: 300_000, codec: 'h264_baseline' },
+      audio: { bps: 32_000 },
+      durationSeconds: 2,
+    },
+  ];
+  const schedule = segmentScheduleFor(2, 0.2, [30, 15]);
+  const encoding = { variants, partSeconds: 0.2, schedule, preset: 'veryfast' };
+  const canvas = { width: 1280, height: 720, fps: 30 };
+  const args = directArgs({ ...encoding, canvas });
+  const { globals, input, outputs } = split(args);
+  const decoding: DecoderArgsInput = {
+    hasVideo: true,
+    hasAudio: true,
+    startSeconds: 0,
+    ...canvas,
+    videoSocket: '/tmp/x.sock',
+  };
+
+  test('it reads Matroska on pipe 0 as the decoder does: -copyts, a small probe, one decoding thread', () => {
+    assert.equal(input.url, 'pipe:0');
+    assert.deepEqual(input.options, split(decoderArgs(decoding)).input.options);
+    assert.equal(valueOf(input, '-threads'), '1');
+    assert.deepEqual(valuesOf(globals, '-copyts'), [undefined]);
+  });
+
+  test('the publisher is fitted to the canvas with the decoder’s filters, then split and scaled as the encoder does', () => {
+    const fitted = valueOf(outputTo(decoderArgs(decoding), 'unix:/tmp/x.sock'), '-vf');
+    const encoderGraph = valueOf(split(encoderArgs(encoding)).globals, '-filter_complex');
+    assert.ok(encoderGraph.startsWith('[0:v]split='));
+    assert.equal(
+      valueOf(globals, '-filter_complex'),
+      `[0:v:0]${fitted},${encoderGraph.slice('[0:v]'.length)}`,
+    );
+  });
+
+  test('its outputs are the encoder’s, option for option: x264 and AAC per variant, fMP4 on pipes 3 and 4', () => {
+    assert.deepEqual(outputs, split(encoderArgs(encoding)).outputs);
+    assert.deepEqual(
+      outputs.map((output) => output.url),
+      ['pipe:3', 'pipe:4'],
+    );
+  });
 });
