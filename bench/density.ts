@@ -124,8 +124,10 @@ class BenchChannel {
   }
 
   start(): void {
-    const direct = this.#output.encodeDirect(this.#source, () => {
-      this.#decode();
+    const direct = this.#output.encodeDirect(this.#source, {
+      ended: () => {
+        this.#decode();
+      },
     });
     if (!direct) this.#decode();
     this.#output.start();

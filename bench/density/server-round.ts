@@ -90,7 +90,16 @@ export async function measureServer(count: number, options: ServerRoundOptions):
   let server: ServerProcess | undefined;
   const publishers: ReplayPublisher[] = [];
   try {
-    server = await spawnServer(['--api-token', testToken, '--data-dir', dataDir]);
+    // No encoding budget in the way: its default (100 Mpixel/s) admits 10 channels of 640x480@30, and this measures
+    // how many the machine carries.
+    server = await spawnServer([
+      '--api-token',
+      testToken,
+      '--data-dir',
+      dataDir,
+      '--transcode-budget',
+      '100000',
+    ]);
     const { url } = server;
     const pid = server.child.pid ?? 0;
     const { video, audio } = options.variant;

@@ -56,6 +56,8 @@ export class ChannelEncoder {
     lastExit: undefined,
   };
   #process: FfmpegProcess | undefined;
+  /** Processes stop() let go of, still exiting; close() waits for them. */
+  readonly #stopping = new Set<Promise<void>>();
   #restartTimer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #backoff = new RestartBackoff([200, 500, 1000, 2000]);
@@ -115,10 +117,27 @@ export class ChannelEncoder {
     this.#process?.kill();
   }
 
+  /**
+   * Stops the running ffmpeg, as asked (no restart); the next write starts another, a new generation. Resolves
+   * once it is gone.
+   */
+  async stop(): Promise<void> {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    const process = this.#process;
+    if (process === undefined) return;
+    this.#process = undefined;
+    this.#options.output.ended(this.#stats.generation);
+    const stopping = process.stop().then(() => undefined);
+    this.#stopping.add(stopping);
+    await stopping;
+    this.#stopping.delete(stopping);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
-    await this.#process?.stop();
+    await Promise.all([this.#process?.stop(), ...this.#stopping]);
     this.#process = undefined;
   }
 

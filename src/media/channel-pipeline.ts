@@ -5,8 +5,10 @@
  * whatever it feeds. Publishers come and go; the composite goes on; a publisher's own playlist ends with it.
  *
  * A playlist that shows one publisher, the composite of the channel's first publisher or a publisher's own, is
- * encoded directly (HlsOutput.encodeDirect) while it can be, so the publisher needs a decoder only once a playlist
- * showing it mixes: when a second publisher comes, or the direct run ends on its own.
+ * encoded directly (HlsOutput.encodeDirect) while it can be, so the publisher needs a decoder only while a playlist
+ * showing it mixes: after a second publisher came, or the direct run ended on its own. The composite is tried
+ * directly again 10 s after it comes back to one publisher; a playlist whose direct run ended on its own, after
+ * 10 s, then three times longer after each such end (at most 10 minutes).
  */
 import type { Logger } from 'pino';
 import { defaultLayout, hasComposite, type Layout } from '../channel/channel-spec.ts';
@@ -23,6 +25,15 @@ import {
   type DecoderSink,
 } from './publisher-decoder.ts';
 
+/**
+ * After the composite comes down to one publisher, how long before it is tried directly, ms: the publisher who left
+ * goes from the mix without a break, and the change to direct (a discontinuity) comes once the channel settled.
+ */
+const directAgainMs = 10_000;
+/** After a direct run ended on its own, how long before the next try, ms: three times longer after each. */
+const directRetryMs = 10_000;
+const maxDirectRetryMs = 10 * 60_000;
+
 /** One decoder's output handed to several playlists' mixers. */
 class FanOut implements DecoderSink {
   readonly sinks = new Set<DecoderSink>();
@@ -38,9 +49,13 @@ class FanOut implements DecoderSink {
 
 interface Publisher {
   feed: PublisherFeed;
-  /** Started once a playlist showing the publisher mixes. */
+  /** Running while a playlist showing the publisher mixes it. */
   decoder: PublisherDecoder | undefined;
   fanOut: FanOut;
+  /** The playlists that mix it, with the sink each gave (one of fanOut's). */
+  mixedIn: Map<HlsOutput, DecoderSink>;
+  /** Its direct runs that ended on their own: each waits longer before the next try. */
+  directFallbacks: number;
   /** Its own playlist, on multistream channels with HLS. */
   output: HlsOutput | undefined;
 }
@@ -68,8 +83,10 @@ export class ChannelPipeline {
   /** The publisher the composite encodes directly. */
   #directPublisher: string | undefined;
   #offFeed: (() => void) | undefined;
-  /** Publishers that left, their decoder and playlist still stopping. */
+  /** Publishers that left, their decoder and playlist still stopping; decoders no longer needed, stopping. */
   readonly #ending = new Set<Promise<void>>();
+  /** Playlists waiting to try direct encoding again. */
+  readonly #directTries = new Map<HlsOutput, NodeJS.Timeout>();
   #closed = false;
 
   constructor(
@@ -163,6 +180,8 @@ export class ChannelPipeline {
     if (this.#closed) return;
     this.#closed = true;
     this.#offFeed?.();
+    for (const timer of this.#directTries.values()) clearTimeout(timer);
+    this.#directTries.clear();
     const publishers = [...this.#publishers.values()];
     this.#publishers.clear();
     // Publishers that left earlier may still be stopping their decoder: wait for them too.
@@ -177,21 +196,23 @@ export class ChannelPipeline {
   #addFeed(feed: PublisherFeed): void {
     const connectionId = feed.publisherId;
     if (this.#closed || this.#publishers.has(connectionId)) return;
-    const publisher: Publisher = { feed, decoder: undefined, fanOut: new FanOut(), output: undefined };
+    const publisher: Publisher = {
+      feed,
+      decoder: undefined,
+      fanOut: new FanOut(),
+      mixedIn: new Map(),
+      output: undefined,
+      directFallbacks: 0,
+    };
     this.#publishers.set(connectionId, publisher);
     const { composite } = this;
     if (composite !== undefined) {
-      const direct =
-        this.#publishers.size === 1 &&
-        composite.encodeDirect(feed, () => {
-          this.#directPublisher = undefined;
-          this.#mix(connectionId, composite);
-        });
-      if (direct) this.#directPublisher = connectionId;
+      if (this.#publishers.size === 1) this.#encodeDirect(publisher, composite);
       else {
-        // The publisher encoded directly joins the mix first (the callback), then this one.
+        // The publisher encoded directly joins the mix first (its `ended`), then this one.
+        this.#cancelDirectTry(composite);
         composite.endDirect('a second publisher');
-        this.#mix(connectionId, composite);
+        this.#mix(publisher, composite);
       }
     }
     if (this.record.spec.perPublisher === true && this.record.spec.hls.length > 0) {
@@ -205,10 +226,7 @@ export class ChannelPipeline {
         log: this.#log.child({ playlist: connectionId }),
       });
       publisher.output = output;
-      const direct = output.encodeDirect(feed, () => {
-        this.#mix(connectionId, output);
-      });
-      if (!direct) this.#mix(connectionId, output);
+      this.#encodeDirect(publisher, output);
       output.start();
       this.#events.outputAdded(output);
       void output.whenPlayable().then((playable) => {
@@ -223,15 +241,66 @@ export class ChannelPipeline {
       const ending = this.#endPublisher(publisher);
       this.#ending.add(ending);
       void ending.then(() => this.#ending.delete(ending));
+      // The composite's one publisher left now is tried directly again.
+      const [remaining, ...others] = this.#publishers.values();
+      if (this.composite !== undefined && remaining !== undefined && others.length === 0) {
+        this.#tryDirectLater(remaining, this.composite, directAgainMs);
+      }
     });
   }
 
+  /**
+   * `output` encodes `publisher` directly (or will, from its next keyframe, if it mixes now); when that ends, the
+   * publisher is mixed there, and tried directly again later if the run ended on its own.
+   */
+  #encodeDirect(publisher: Publisher, output: HlsOutput): void {
+    const connectionId = publisher.feed.publisherId;
+    const direct = output.encodeDirect(publisher.feed, {
+      took: () => {
+        this.#unmix(publisher, output);
+      },
+      ended: (_, itself) => {
+        if (output === this.composite) this.#directPublisher = undefined;
+        this.#mix(publisher, output);
+        if (!itself) return;
+        publisher.directFallbacks += 1;
+        const delay = directRetryMs * 3 ** (publisher.directFallbacks - 1);
+        this.#tryDirectLater(publisher, output, Math.min(delay, maxDirectRetryMs));
+      },
+    });
+    if (!direct) this.#mix(publisher, output);
+    else if (output === this.composite) this.#directPublisher = connectionId;
+  }
+
+  /** After `delayMs`, `output` encodes `publisher` directly if it is still the only one it shows. */
+  #tryDirectLater(publisher: Publisher, output: HlsOutput, delayMs: number): void {
+    this.#cancelDirectTry(output);
+    const timer = setTimeout(() => {
+      this.#directTries.delete(output);
+      const alone =
+        output === this.composite
+          ? this.#publishers.size === 1 && this.#publishers.has(publisher.feed.publisherId)
+          : publisher.output === output && this.#publishers.get(publisher.feed.publisherId) === publisher;
+      if (this.#closed || !alone || output.direct) return;
+      this.#log.info({ publisher: publisher.feed.publisherId }, 'trying direct encoding again');
+      this.#encodeDirect(publisher, output);
+    }, delayMs);
+    this.#directTries.set(output, timer);
+  }
+
+  #cancelDirectTry(output: HlsOutput): void {
+    clearTimeout(this.#directTries.get(output));
+    this.#directTries.delete(output);
+  }
+
   /** A playlist showing this publisher mixes it: its decoded pictures and sound go there (decoded from now on). */
-  #mix(connectionId: string, output: HlsOutput): void {
-    const publisher = this.#publishers.get(connectionId);
-    if (this.#closed || publisher === undefined) return;
-    const { feed, fanOut } = publisher;
-    fanOut.sinks.add(output.addSource({ connectionId, clientId: feed.clientId }));
+  #mix(publisher: Publisher, output: HlsOutput): void {
+    const { feed, fanOut, mixedIn } = publisher;
+    const connectionId = feed.publisherId;
+    if (this.#closed || this.#publishers.get(connectionId) !== publisher || mixedIn.has(output)) return;
+    const sink = output.addSource({ connectionId, clientId: feed.clientId });
+    mixedIn.set(output, sink);
+    fanOut.sinks.add(sink);
     if (publisher.decoder !== undefined) return;
     publisher.decoder = new PublisherDecoder({
       feed,
@@ -243,12 +312,28 @@ export class ChannelPipeline {
     publisher.decoder.start();
   }
 
+  /** The publisher is encoded directly in `output` now: out of its mix, and not decoded if nothing else mixes it. */
+  #unmix(publisher: Publisher, output: HlsOutput): void {
+    const sink = publisher.mixedIn.get(output);
+    if (sink === undefined) return;
+    publisher.mixedIn.delete(output);
+    publisher.fanOut.sinks.delete(sink);
+    output.removeSource(publisher.feed.publisherId);
+    const { decoder } = publisher;
+    if (decoder === undefined || publisher.fanOut.sinks.size > 0) return;
+    publisher.decoder = undefined;
+    const stopping = decoder.close();
+    this.#ending.add(stopping);
+    void stopping.then(() => this.#ending.delete(stopping));
+  }
+
   async #endPublisher(publisher: Publisher): Promise<void> {
     const connectionId = publisher.feed.publisherId;
     // While the channel closes, the composite ends as it is; otherwise the mixer goes on without the publisher.
     if (!this.#closed && this.#directPublisher === connectionId) this.composite?.endDirect('publisher left');
     this.composite?.removeSource(connectionId);
     publisher.fanOut.sinks.clear();
+    publisher.mixedIn.clear();
     await publisher.decoder?.close();
     if (publisher.output !== undefined) {
       await publisher.output.close();

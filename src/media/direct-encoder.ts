@@ -43,6 +43,8 @@ export interface DirectEncoderOptions {
   staleMs?: number;
   /** Sound without a video track for this long ends it, ms: the publisher sends no video. */
   noVideoMs?: number;
+  /** Where on the channel clock it may begin at the earliest (the end of what the playlist lists), seconds. */
+  notBeforeSeconds?: number;
   /** Input written this far beyond what came out (past a part's length) ends it, ms. */
   maxLagMs?: number;
 }
@@ -166,6 +168,8 @@ export class DirectEncoder {
     if (this.#process === undefined) {
       if (frame.kind === 'audio') this.#firstAudioAt ??= now;
       if (frame.kind !== 'video' || !frame.keyframe) return;
+      const notBeforeMs = (this.#options.notBeforeSeconds ?? 0) * 1000;
+      if (((frame.ptsTicks ?? 0) * 1000) / frame.timescale - playoutDelayMs < notBeforeMs) return;
       if (!this.#options.feed.hasTrack('audio')) {
         this.#end('no audio track');
         return;

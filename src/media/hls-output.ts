@@ -3,10 +3,11 @@
  * encoder for all the channel's variants, and a packager per variant. The composite of a channel is one; each
  * publisher's own playlist (multistream channels with HLS) is another. The origin serves it by playlist id.
  *
- * A playlist that begins with one publisher may be encoded directly instead (encodeDirect: one ffmpeg from the
+ * A playlist that shows one publisher may be encoded directly instead (encodeDirect: one ffmpeg from the
  * publisher's encoded frames, direct-encoder.ts) until that no longer fits: a second publisher, the publisher
- * leaving, its video stopping, its ffmpeg failing. The mixer then takes over for the rest of the playlist's life,
- * from where the direct run ended, after a discontinuity.
+ * leaving, its video stopping, its ffmpeg failing. The mixer then takes over from where the direct run ended,
+ * after a discontinuity; asked to encode directly again, the direct run takes over from the mixer at the
+ * publisher's next keyframe, and the mixer and its encoder stop.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -99,6 +100,14 @@ export interface HlsOutputOptions {
   log: Logger;
 }
 
+/** What the caller of encodeDirect is told. */
+export interface DirectEvents {
+  /** The direct run took the playlist over from the mixer (or began, before start()). */
+  took?(): void;
+  /** It is over (and why; `itself`: not by endDirect): the mixer goes on. */
+  ended(reason: string, itself: boolean): void;
+}
+
 export class HlsOutput implements HlsStream {
   readonly channelId: string;
   readonly playlistId: string;
@@ -113,14 +122,18 @@ export class HlsOutput implements HlsStream {
   readonly #schedule: SegmentSchedule;
   readonly #media: MediaOptions;
   #splitters: Fmp4Splitter[] = [];
-  /** The encoder run the packagers take from: the direct encoder's or the mixer's encoder's, by its generation. */
-  #run: { owner: 'direct' | 'mixer'; generation: number } | undefined;
+  /**
+   * The encoder run the packagers take from: the mixer's encoder's or a direct encoder's (`direct-<n>`, one per
+   * encodeDirect), by its generation.
+   */
+  #run: { owner: string; generation: number } | undefined;
+  #directRuns = 0;
   #generationStart = 0;
   /** Channel time where the newest part of the first variant ends, seconds. */
   #producedSeconds = 0;
   #started = false;
   #mixing = false;
-  #direct: { encoder: DirectEncoder; ended: (reason: string) => void } | undefined;
+  #direct: { encoder: DirectEncoder; events: DirectEvents; owner: string } | undefined;
   /** Direct encoders that ended, their ffmpeg still stopping; close() waits for them. */
   readonly #directStopping = new Set<Promise<void>>();
   /** The direct run's stats, once it ended. */
@@ -184,13 +197,17 @@ export class HlsOutput implements HlsStream {
   }
 
   /**
-   * Encodes `feed`, the playlist's one publisher, directly: to be called before start(), and instead of a decoder
-   * for it. `ended` is told when the direct run is over (the playlist then goes on through the mixer, which wants
-   * the publisher decoded if it is still there). False when the mixer runs already.
+   * Encodes `feed`, the playlist's one publisher, directly. Before start(), instead of a decoder for it; while the
+   * mixer runs, from the publisher's next keyframe, when the mixer stops and `events.took` is told (its decoder is
+   * no longer needed here). `events.ended` is told when the direct run is over, whether it took over or not: the
+   * playlist then goes on through the mixer, which wants the publisher decoded if it is still there. False when a
+   * direct encoder is there already.
    */
-  encodeDirect(feed: FrameSource, ended: (reason: string) => void): boolean {
-    if (this.#mixing || this.#direct !== undefined || this.#closing !== undefined) return false;
+  encodeDirect(feed: FrameSource, events: DirectEvents): boolean {
+    if (this.#direct !== undefined || this.#closing !== undefined) return false;
     const { variants } = this;
+    this.#directRuns += 1;
+    const owner = `direct-${this.#directRuns}`;
     const encoder = new DirectEncoder({
       feed,
       ffmpegPath: this.#media.ffmpegPath,
@@ -199,25 +216,26 @@ export class HlsOutput implements HlsStream {
       partSeconds: this.#media.partSeconds,
       schedule: this.#schedule,
       preset: this.#media.preset,
-      output: this.#outputOf('direct'),
+      output: this.#outputOf(owner),
+      notBeforeSeconds: this.#producedSeconds,
       ended: (reason) => {
-        this.#endDirect(reason);
+        this.#endDirect(reason, true);
       },
       log: this.#log.child({ stage: 'direct' }),
     });
-    this.#direct = { encoder, ended };
+    this.#direct = { encoder, events, owner };
     encoder.start();
     return true;
   }
 
   /** Ends direct encoding, if it runs: the mixer takes over. */
   endDirect(reason: string): void {
-    this.#endDirect(reason);
+    this.#endDirect(reason, false);
   }
 
-  /** Encoded directly now (encodeDirect). */
+  /** Encoded directly now (encodeDirect), or about to be before it starts. */
   get direct(): boolean {
-    return this.#direct !== undefined;
+    return this.#direct !== undefined && !this.#mixing;
   }
 
   addSource(info: SourceInfo): DecoderSink {
@@ -292,7 +310,7 @@ export class HlsOutput implements HlsStream {
 
   stats(): Record<string, unknown> {
     return {
-      path: this.#direct !== undefined ? 'direct' : 'mixer',
+      path: this.direct ? 'direct' : 'mixer',
       direct: this.#direct?.encoder.stats() ?? this.#directStats,
       mixer: this.#mixer.stats(),
       encoder: this.#encoder.stats(),
@@ -331,7 +349,15 @@ export class HlsOutput implements HlsStream {
     this.#mixer.start(this.#producedSeconds * 1000);
   }
 
-  #endDirect(reason: string): void {
+  /** The direct run took over: the mixer's clock and its encoder stop until the mixer is wanted again. */
+  #stopMixing(): void {
+    if (!this.#mixing) return;
+    this.#mixing = false;
+    this.#mixer.pause();
+    void this.#encoder.stop();
+  }
+
+  #endDirect(reason: string, itself: boolean): void {
     const direct = this.#direct;
     if (direct === undefined) return;
     this.#direct = undefined;
@@ -340,24 +366,26 @@ export class HlsOutput implements HlsStream {
     const stopping = direct.encoder.stop();
     this.#directStopping.add(stopping);
     void stopping.then(() => this.#directStopping.delete(stopping));
-    if (this.#run?.owner === 'direct') {
+    if (this.#run?.owner === direct.owner) {
       this.#run = undefined;
       for (const packager of this.packagers) packager.endGeneration();
     }
     this.#log.info({ reason }, 'direct encoding over; mixing from now on');
     if (this.#started && this.#closing === undefined) this.#startMixing();
-    direct.ended(reason);
+    direct.events.ended(reason, itself);
   }
 
   /** What an encoder run (direct, or the mixer's encoder) hands its output to. */
-  #outputOf(owner: 'direct' | 'mixer'): EncoderOutput {
+  #outputOf(owner: string): EncoderOutput {
     const current = (generation: number): boolean =>
       this.#run?.owner === owner && this.#run.generation === generation;
     return {
       started: (generation, startSeconds) => {
+        if (owner !== 'mixer') this.#stopMixing();
         this.#run = { owner, generation };
         this.#generationStart = startSeconds;
         this.#splitters = this.variants.map(() => new Fmp4Splitter());
+        if (owner !== 'mixer') this.#direct?.events.took?.();
       },
       data: (generation, index, chunk) => {
         if (current(generation)) this.#onEncoded(index, chunk);
@@ -381,7 +409,9 @@ export class HlsOutput implements HlsStream {
           if (index === 0) {
             const runEnd = unit.info.startSeconds + unit.info.durationSeconds;
             this.#producedSeconds = this.#generationStart + runEnd;
-            this.#direct?.encoder.produced(runEnd);
+            if (this.#direct !== undefined && this.#run?.owner === this.#direct.owner) {
+              this.#direct.encoder.produced(runEnd);
+            }
             this.#listingLatencyMs = this.liveEdgeMs();
             this.#encoderSpeed.record(monotonicMs(), unit.info.durationSeconds);
           }

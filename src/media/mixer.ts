@@ -1,5 +1,6 @@
 /**
- * A mixer: an output clock at the canvas frame rate, started once and running for its output's life. At each tick
+ * A mixer: an output clock at the canvas frame rate, running while its output is mixed (it may be paused while the
+ * output is encoded directly, and started again). At each tick
  * it takes, from each source (a decoded publisher), the latest picture due by then and the audio samples of the
  * tick, and hands one picture and one block of audio to the encoder. With nobody publishing (or a publisher
  * stalled) it sends a slate, black and silence, so the stream never stops.
@@ -374,6 +375,13 @@ export class Mixer {
       audioSamplesDropped: audioDropped,
       limiter: this.#limiter.stats(),
     };
+  }
+
+  /** Stops the clock until the next start(), which begins afresh at the present (its sources stay). */
+  pause(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#next = undefined;
   }
 
   close(): void {

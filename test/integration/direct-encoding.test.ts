@@ -4,7 +4,8 @@
  * mixer. ffprobe checks what the packagers list: codec, profile, exact size, rate, AAC, keyframes at the schedule's
  * boundaries in both variants. Then every way the direct run ends hands the playlist to the mixer, after a
  * discontinuity, from where the direct run stopped: another publisher (the caller ends it), its ffmpeg killed, the
- * publisher's video stopping, a publisher without video, frames of garbage.
+ * publisher's video stopping, a publisher without video, frames of garbage. A VP8 publisher, and one whose
+ * picture shrinks mid-stream (as a browser's does when its bandwidth drops), are encoded directly too.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -48,9 +49,12 @@ interface Channel {
   close(): Promise<void>;
 }
 
-function startChannel(feed: (source: ReplaySource) => FrameSource = (source) => source): Channel {
+function startChannel(
+  feed: (source: ReplaySource) => FrameSource = (source) => source,
+  played: EncodedFrame[] = frames,
+): Channel {
   const epochMs = monotonicMs();
-  const source = new ReplaySource(frames);
+  const source = new ReplaySource(played);
   const output = new HlsOutput({
     channelId: 'direct',
     playlistId: 'direct',
@@ -62,7 +66,11 @@ function startChannel(feed: (source: ReplaySource) => FrameSource = (source) => 
   });
   const ended: string[] = [];
   assert.equal(
-    output.encodeDirect(feed(source), (reason) => ended.push(reason)),
+    output.encodeDirect(feed(source), {
+      ended: (reason) => {
+        ended.push(reason);
+      },
+    }),
     true,
   );
   output.start();
@@ -203,6 +211,68 @@ describe('direct encoding: one publisher to every variant in one ffmpeg', { time
     }
   });
 
+  test('encoded directly again while mixing: from the next keyframe, the mixer and its encoder stop', async () => {
+    const channel = startChannel(undefined, looped(frames, 3));
+    try {
+      await holds(10_000, () => {
+        assert.equal(channel.output.playable, true);
+      });
+      channel.output.endDirect('a second publisher');
+      // The mixer (the slate here: no decoder feeds it) lists parts of its own run.
+      await holds(10_000, () => {
+        for (const packager of channel.output.packagers) assertMixedAfterDirect(packager);
+      });
+      const mixerEncoder = channel.output.encoderPid;
+      let took = 0;
+      const ended: string[] = [];
+      const direct = channel.output.encodeDirect(channel.source, {
+        took: () => (took += 1),
+        ended: (reason) => {
+          ended.push(reason);
+        },
+      });
+      assert.equal(direct, true);
+      // Mixing goes on until the publisher's next keyframe (8.2 s into the capture).
+      assert.equal(channel.output.direct, false);
+      await holds(15_000, () => {
+        assert.equal(took, 1);
+      });
+      assert.equal(channel.output.direct, true);
+      assert.deepEqual(ended, []);
+      await holds(5000, () => {
+        assert.equal(isRunning(mixerEncoder), false);
+      });
+      await holds(10_000, () => {
+        for (const packager of channel.output.packagers) {
+          const runs = [...new Set(packager.segments.map((segment) => segment.initId))];
+          // Direct, mixed, direct again (the first may have left the window).
+          assert.deepEqual(runs.slice(-2), [2, 3]);
+          const third = packager.segments.filter((segment) => segment.initId === 3);
+          assert.ok(third.reduce((sum, segment) => sum + segment.parts.length, 0) >= 3);
+          assert.equal(third[0]?.discontinuity, true);
+          // Each segment starts at or after the end of the one before: runs never overlap.
+          packager.segments.forEach((segment, index) => {
+            const before = packager.segments[index - 1];
+            if (before === undefined) return;
+            const end = before.startSeconds + before.durationSeconds;
+            assert.ok(
+              segment.startSeconds >= end - 0.001,
+              `segment ${segment.msn} at ${segment.startSeconds} < ${end}`,
+            );
+          });
+        }
+      });
+      const stats = channel.output.stats() as { path: string; mixer: { ticks: number } };
+      assert.equal(stats.path, 'direct');
+      // The mixer's clock stopped with it.
+      const ticks = stats.mixer.ticks;
+      await sleep(500);
+      assert.equal((channel.output.stats() as { mixer: { ticks: number } }).mixer.ticks, ticks);
+    } finally {
+      await channel.close();
+    }
+  });
+
   test('its ffmpeg killed: the mixer takes over and says why', async () => {
     const channel = startChannel();
     try {
@@ -256,6 +326,61 @@ describe('direct encoding: one publisher to every variant in one ffmpeg', { time
     }
   });
 
+  test('a VP8 publisher: encoded directly to H.264 of the asked size', async () => {
+    const vp8 = ingestCapture(new URL('../../testdata/rtp/vp8-opus.jsonl', import.meta.url).pathname);
+    assert.ok(vp8.some((frame) => frame.codec === 'VP8'));
+    const channel = startChannel(undefined, vp8);
+    const dir = await mkdtemp(join(tmpdir(), 'nagare-direct-'));
+    try {
+      await holds(10_000, () => {
+        assert.equal(channel.output.playable, true);
+      });
+      assert.deepEqual(channel.ended, []);
+      const path = join(dir, 'v0.mp4');
+      const [packager] = channel.output.packagers;
+      assert.ok(packager !== undefined);
+      await writeFile(path, firstRun(packager));
+      const video = (await probe(path)).streams.find((s) => s['codec_type'] === 'video');
+      assert.equal(video?.['codec_name'], 'h264');
+      assert.equal(`${video['width']}x${video['height']}`, '640x480');
+    } finally {
+      await channel.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the publisher’s picture shrinks mid-stream: parts keep coming at the asked size', async () => {
+    // The capture's sound throughout; its pictures for 3 s, then 320x240 ones.
+    const switchMs = ((frames.find((f) => f.kind === 'video')?.ptsTicks ?? 0) * 1000) / 90_000 + 3000;
+    const timeOf = (frame: EncodedFrame): number => ((frame.ptsTicks ?? 0) * 1000) / frame.timescale;
+    const played = [
+      ...frames.filter((frame) => frame.kind === 'audio' || timeOf(frame) < switchMs),
+      ...(await smallerPictures(6, switchMs)),
+    ].sort((a, b) => timeOf(a) - timeOf(b));
+    const channel = startChannel(undefined, played);
+    const dir = await mkdtemp(join(tmpdir(), 'nagare-direct-'));
+    try {
+      await sleep(8000);
+      assert.deepEqual(channel.ended, [], 'still direct');
+      const [packager] = channel.output.packagers;
+      assert.ok(packager !== undefined);
+      // Parts of 0.5 s all along, over the change at 3 s: 15 from the first keyframe's to 8 s.
+      assert.ok(packager.stats().parts >= 12, `${packager.stats().parts} parts`);
+      const path = join(dir, 'v0.mp4');
+      await writeFile(path, firstRun(packager));
+      const { stdout } = await run('ffprobe', [
+        ...['-v', 'error', '-select_streams', 'v', '-show_frames', '-show_entries', 'frame=width,height'],
+        ...['-of', 'json', path],
+      ]);
+      const shown = (JSON.parse(stdout) as { frames: { width: number; height: number }[] }).frames;
+      assert.deepEqual([...new Set(shown.map((frame) => `${frame.width}x${frame.height}`))], ['640x480']);
+      assert.ok(shown.length >= 180, `${shown.length} frames: on both sides of the change`);
+    } finally {
+      await channel.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('frames of garbage do not stop the playlist', async () => {
     let count = 0;
     const garbled = (source: ReplaySource): FrameSource => ({
@@ -293,6 +418,64 @@ async function holds(timeoutMs: number, check: () => void): Promise<void> {
     check();
     return Promise.resolve(true);
   });
+}
+
+/**
+ * `seconds` of a 320x240 H.264 test picture at 30 fps as the ingest hands frames on (one access unit each, Annex B,
+ * SPS and PPS before every IDR), times from `fromMs` on the channel clock.
+ */
+async function smallerPictures(seconds: number, fromMs: number): Promise<EncodedFrame[]> {
+  const { stdout } = await promisify(execFile)(
+    'ffmpeg',
+    [
+      ...['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=30`, '-t', String(seconds)],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '30', '-x264-params', 'aud=1'],
+      ...['-bsf:v', 'h264_mp4toannexb', '-f', 'h264', 'pipe:1'],
+    ],
+    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+  );
+  const stream = new Uint8Array(stdout);
+  // Access units begin at an access unit delimiter (NAL type 9) after a 4-byte start code.
+  const starts: number[] = [];
+  for (let i = 0; i + 4 < stream.length; i++) {
+    if (stream[i] === 0 && stream[i + 1] === 0 && stream[i + 2] === 0 && stream[i + 3] === 1) {
+      if (((stream[i + 4] ?? 0) & 0x1f) === 9) starts.push(i);
+    }
+  }
+  return starts.map((start, index) => {
+    const data = stream.subarray(start, starts[index + 1] ?? stream.length);
+    let keyframe = false;
+    for (let i = 0; i + 3 < data.length; i++) {
+      if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1 && ((data[i + 3] ?? 0) & 0x1f) === 5)
+        keyframe = true;
+    }
+    const timeMs = fromMs + (index * 1000) / 30;
+    return {
+      kind: 'video',
+      codec: 'H264',
+      keyframe,
+      data,
+      rtpTime: timeMs * 90,
+      ptsTicks: timeMs * 90,
+      timescale: 90_000,
+    };
+  });
+}
+
+/** The capture `times` over, one after the other on the channel clock. */
+function looped(captured: readonly EncodedFrame[], times: number): EncodedFrame[] {
+  const timeOf = (frame: EncodedFrame): number => ((frame.ptsTicks ?? 0) * 1000) / frame.timescale;
+  const spanMs = Math.max(...captured.map(timeOf)) - Math.min(...captured.map(timeOf)) + 40;
+  const out: EncodedFrame[] = [];
+  for (let loop = 0; loop < times; loop++) {
+    for (const frame of captured) {
+      out.push({
+        ...frame,
+        ptsTicks: Math.round(((timeOf(frame) + loop * spanMs) * frame.timescale) / 1000),
+      });
+    }
+  }
+  return out;
 }
 
 function isRunning(pid: number | undefined): boolean {
