@@ -1,9 +1,16 @@
 /**
- * What the media benchmarks share: the captured Chromium publisher looped to any length, CPU time of a process
- * from /proc, percentiles, Debian packages installed when missing.
+ * What the media benchmarks share: the captured Chromium publisher looped to any length, as Matroska for a bare
+ * ffmpeg, and that bare ffmpeg's command line; CPU time of a process from /proc, percentiles, Debian packages
+ * installed when missing.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import type { HlsVariant } from '../src/channel/channel-spec.ts';
+import { matroskaFrame, matroskaHeader } from '../src/container/matroska-writer.ts';
+import { segmentScheduleFor } from '../src/hls/segment-schedule.ts';
+import { partTargetFor, type MediaOptions } from '../src/media/hls-output.ts';
+import { directArgs } from '../src/media/media-args.ts';
 import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
 import { ingestCapture } from '../test/helpers/replay-source.ts';
 
@@ -70,4 +77,44 @@ export function ensureDebianPackage(program: string, name: string): void {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
   execFileSync('apt-get', ['install', '-y', name], { stdio: 'inherit', env });
+}
+
+/** The frames as Matroska, as Nagare's decoder and direct encoder receive them, for a bare ffmpeg to read. */
+export async function writeMatroskaInput(path: string, frames: readonly EncodedFrame[]): Promise<void> {
+  const header = matroskaHeader([
+    { number: 1, codec: 'H264' },
+    { number: 2, codec: 'opus' },
+  ]);
+  const blocks = frames.map((f) =>
+    matroskaFrame(f.kind === 'video' ? 1 : 2, ((f.ptsTicks ?? 0) * 1000) / f.timescale, f.keyframe, f.data),
+  );
+  await writeFile(path, Buffer.concat([header, ...blocks]));
+}
+
+/**
+ * One channel's work in one bare ffmpeg: the command line of Nagare's direct encoder (directArgs), so the two cannot
+ * drift apart, reading `input` (writeMatroskaInput) at its own pace (-re) instead of from Nagare, writing its fMP4 to
+ * pipe 3 and its progress to pipe 1. No -copyts: ffmpeg starts the file's times at 0, as Nagare's run starts.
+ */
+export function bareArgs(input: string, variant: HlsVariant, media: MediaOptions): string[] {
+  const direct = directArgs({
+    canvas: { width: variant.video.width, height: variant.video.height, fps: variant.video.fps },
+    variants: [variant],
+    partSeconds: media.partSeconds,
+    schedule: segmentScheduleFor(
+      variant.durationSeconds,
+      partTargetFor(media.partSeconds, variant.video.fps),
+      [variant.video.fps],
+    ),
+    preset: media.preset,
+  });
+  const fromPipe = ['-f', 'matroska', '-i', 'pipe:0'];
+  const at = direct.findIndex((_, index) => fromPipe.every((arg, k) => direct[index + k] === arg));
+  if (at < 0 || !direct.includes('-copyts')) throw new Error(`unexpected direct command ${direct.join(' ')}`);
+  return [
+    ...direct.slice(0, at).filter((arg) => arg !== '-copyts'),
+    ...['-progress', 'pipe:1', '-stats_period', '0.1'],
+    ...['-re', '-f', 'matroska', '-i', input],
+    ...direct.slice(at + fromPipe.length),
+  ];
 }

@@ -31,25 +31,29 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { defaultLayout, type HlsVariant } from '../src/channel/channel-spec.ts';
-import { matroskaFrame, matroskaHeader } from '../src/container/matroska-writer.ts';
 import { monotonicMs } from '../src/lib/clock.ts';
 import type { EncoderStats } from '../src/media/channel-encoder.ts';
 import { HlsOutput, defaultMediaOptions, partTargetFor } from '../src/media/hls-output.ts';
-import { directArgs } from '../src/media/media-args.ts';
-import { segmentScheduleFor } from '../src/hls/segment-schedule.ts';
 import type { MixerStats } from '../src/media/mixer.ts';
 import type { DirectEncoderStats } from '../src/media/direct-encoder.ts';
 import { PublisherDecoder } from '../src/media/publisher-decoder.ts';
 import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
-import { cpuMsOf, loopedCapture, machineStealMs, ownCpuMs } from './bench-util.ts';
+import {
+  bareArgs,
+  cpuMsOf,
+  loopedCapture,
+  machineStealMs,
+  ownCpuMs,
+  writeMatroskaInput,
+} from './bench-util.ts';
 import { measureServer, type ServerStep } from './density/server-round.ts';
 import { judgeWindow, type ChannelCounters, type WindowVerdict } from './density/window.ts';
 import { writeResults } from './results.ts';
@@ -235,30 +239,6 @@ async function measureNagare(channels: readonly BenchChannel[]): Promise<NagareS
   };
 }
 
-/**
- * One channel's work in one bare ffmpeg: the command line of Nagare's direct encoder (directArgs), so the two cannot
- * drift apart, reading the captured frames from a file at their own pace (-re) instead of from Nagare, its output
- * thrown away (pipe 3 is /dev/null). No -copyts: ffmpeg starts the file's times at 0, as Nagare's run starts.
- */
-function bareArgs(input: string): string[] {
-  const direct = directArgs({
-    canvas: { width: variant.video.width, height: variant.video.height, fps: variant.video.fps },
-    variants: [variant],
-    partSeconds: media.partSeconds,
-    schedule: segmentScheduleFor(variant.durationSeconds, partSeconds, [variant.video.fps]),
-    preset: media.preset,
-  });
-  const fromPipe = ['-f', 'matroska', '-i', 'pipe:0'];
-  const at = direct.findIndex((_, index) => fromPipe.every((arg, k) => direct[index + k] === arg));
-  if (at < 0 || !direct.includes('-copyts')) throw new Error(`unexpected direct command ${direct.join(' ')}`);
-  return [
-    ...direct.slice(0, at).filter((arg) => arg !== '-copyts'),
-    ...['-progress', 'pipe:1', '-stats_period', '0.1'],
-    ...['-re', '-f', 'matroska', '-i', input],
-    ...direct.slice(at + fromPipe.length),
-  ];
-}
-
 /** A bare ffmpeg and how much media it has written (its -progress reports). */
 interface BareProcess {
   child: ChildProcess;
@@ -299,7 +279,7 @@ interface BareStep {
 
 async function measureBare(count: number, input: string, running: Set<BareProcess>): Promise<BareStep> {
   const sinkFd = openSync('/dev/null', 'w');
-  const processes = Array.from({ length: count }, () => startBare(bareArgs(input), sinkFd));
+  const processes = Array.from({ length: count }, () => startBare(bareArgs(input, variant, media), sinkFd));
   for (const bare of processes) running.add(bare);
   try {
     await sleep(settleSeconds * 1000);
@@ -329,18 +309,6 @@ async function measureBare(count: number, input: string, running: Set<BareProces
     for (const bare of processes) running.delete(bare);
     closeSync(sinkFd);
   }
-}
-
-/** The captured frames as Matroska, as the decoder receives them, for the bare ffmpeg to read. */
-async function writeInput(path: string, frames: readonly EncodedFrame[]): Promise<void> {
-  const header = matroskaHeader([
-    { number: 1, codec: 'H264' },
-    { number: 2, codec: 'opus' },
-  ]);
-  const blocks = frames.map((f) =>
-    matroskaFrame(f.kind === 'video' ? 1 : 2, ((f.ptsTicks ?? 0) * 1000) / f.timescale, f.keyframe, f.data),
-  );
-  await writeFile(path, Buffer.concat([header, ...blocks]));
 }
 
 /** A column of a printed table: its title and how a row shows in it. */
@@ -477,7 +445,7 @@ const bareRealTimeSpeed = 0.98;
 async function phaseB(counts: readonly number[]): Promise<PairedRound[]> {
   const input = join(dir, 'input.mkv');
   const frames = loopedCapture(stepSeconds + inputMarginSeconds);
-  await writeInput(input, frames);
+  await writeMatroskaInput(input, frames);
   const rounds: PairedRound[] = [];
   for (const count of counts) {
     for (let index = 0; index < pairedRounds; index++) {

@@ -37,6 +37,8 @@ export interface Config {
   /** LL-HLS part duration, seconds. */
   partSeconds: number;
   x264Preset: (typeof x264Presets)[number];
+  /** A playlist with one publisher encoded by one ffmpeg (`on`), or always decoded and mixed (`off`). */
+  directEncoding: 'on' | 'off';
   /** A live channel with nobody publishing ends its stream after this many seconds. */
   idleTimeoutSeconds: number;
   /** The most the mixer composes behind the channel clock, ms: room for decoding (and where it starts). */
@@ -393,6 +395,16 @@ export const optionSpecs: readonly OptionSpec[] = [
     parse: parseChoice(x264Presets),
   },
   {
+    key: 'directEncoding',
+    flag: 'direct-encoding',
+    env: 'NAGARE_DIRECT_ENCODING',
+    valueName: 'on|off',
+    description:
+      'on: a playlist showing one broadcaster is encoded by one ffmpeg from its frames (less CPU; a discontinuity when a second broadcaster comes or goes); off: always decoded and mixed',
+    defaultText: 'on',
+    parse: parseChoice(['on', 'off'] as const),
+  },
+  {
     key: 'idleTimeoutSeconds',
     flag: 'idle-timeout',
     env: 'NAGARE_IDLE_TIMEOUT',
@@ -517,6 +529,7 @@ export const defaultConfig: Readonly<Config> = {
   ffmpegPath: 'ffmpeg',
   partSeconds: 0.2,
   x264Preset: 'veryfast',
+  directEncoding: 'on',
   idleTimeoutSeconds: 600,
   // 200 at most: with 10 % loss (test/e2e/impaired-network.test.ts) and a fixed delay, sound still came late to
   // the mixer now and then at 150 (1 run in 6) and 100 (2 in 10), its beeps drifting from the flashes; none in 6

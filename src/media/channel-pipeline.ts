@@ -243,7 +243,12 @@ export class ChannelPipeline {
       void ending.then(() => this.#ending.delete(ending));
       // The composite's one publisher left now is tried directly again.
       const [remaining, ...others] = this.#publishers.values();
-      if (this.composite !== undefined && remaining !== undefined && others.length === 0) {
+      if (
+        this.#options.direct &&
+        this.composite !== undefined &&
+        remaining !== undefined &&
+        others.length === 0
+      ) {
         this.#tryDirectLater(remaining, this.composite, directAgainMs);
       }
     });
@@ -254,6 +259,10 @@ export class ChannelPipeline {
    * publisher is mixed there, and tried directly again later if the run ended on its own.
    */
   #encodeDirect(publisher: Publisher, output: HlsOutput): void {
+    if (!this.#options.direct) {
+      this.#mix(publisher, output);
+      return;
+    }
     const connectionId = publisher.feed.publisherId;
     const direct = output.encodeDirect(publisher.feed, {
       took: () => {

@@ -34,6 +34,8 @@ export interface MediaOptions {
   mixerMinLatencyMs: number;
   windowSegments: number;
   preset: string;
+  /** Playlists showing one publisher are encoded directly (encodeDirect) while they can be. */
+  direct: boolean;
 }
 
 /** Complete segments kept in each playlist's window. */
@@ -41,7 +43,10 @@ const windowSegments = 8;
 
 /** The media options of a server configured as `config` (the benchmarks use them with the defaults). */
 export function mediaOptionsOf(
-  config: Pick<Config, 'ffmpegPath' | 'partSeconds' | 'mixDelayMs' | 'mixDelayMinMs' | 'x264Preset'>,
+  config: Pick<
+    Config,
+    'ffmpegPath' | 'partSeconds' | 'mixDelayMs' | 'mixDelayMinMs' | 'x264Preset' | 'directEncoding'
+  >,
 ): MediaOptions {
   return {
     ffmpegPath: config.ffmpegPath,
@@ -50,6 +55,7 @@ export function mediaOptionsOf(
     mixerMinLatencyMs: config.mixDelayMinMs,
     windowSegments,
     preset: config.x264Preset,
+    direct: config.directEncoding === 'on',
   };
 }
 
@@ -320,7 +326,7 @@ export class HlsOutput implements HlsStream {
 
   /** Kills the encoder, the direct one while it runs (supervision tests). */
   killEncoder(): void {
-    if (this.#direct !== undefined) this.#direct.encoder.kill();
+    if (this.direct) this.#direct?.encoder.kill();
     else this.#encoder.kill();
   }
 

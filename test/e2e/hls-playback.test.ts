@@ -16,6 +16,7 @@ import type { Page } from 'playwright-core';
 import { e2eSkipReason } from './harness/chromium.ts';
 import { useE2eEnvironment } from './harness/e2e-environment.ts';
 import { callApi, scrapeMetrics } from '../helpers/server.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { probeStream, run } from '../helpers/ffmpeg.ts';
 
 const skip = e2eSkipReason();
@@ -208,22 +209,28 @@ describe('WebRTC to HLS: sora-js-sdk publisher, hls.js viewer', { skip, timeout:
         `${what}: currentTime ${before} → ${after.currentTime}; ${after.errors.join('; ')}`,
       );
     };
-    // The direct encoder: the mixer takes over, the publisher decoded from then on.
+    // The direct encoder: the mixer takes over, the publisher decoded from then on (and direct again 10 s later:
+    // the mixer's encoder is killed before that).
+    const directPid = output.encoderPid;
     output.killEncoder();
-    await playsOn('after the direct encoder was killed');
+    const mixerPid = await eventually('the mixer encoding', 5000, () =>
+      Promise.resolve(output.direct || output.encoderPid === directPid ? undefined : output.encoderPid),
+    );
     const mixing = await describe();
     assert.equal(mixing.path, 'mixer');
     assert.match(mixing.direct.endReason ?? '', /ffmpeg exited/);
     const metrics = await scrapeMetrics(server.url);
     assert.equal(metrics.get('nagare_direct_encoder_fallbacks_total'), 1);
     assert.equal(metrics.get('nagare_hls_playlists_direct'), 0);
-    const mixerDelay = metrics.get('nagare_mixer_delay_seconds') ?? Number.NaN;
-    // Within the defaults' bounds; how low it comes is measured by bench/glass-to-glass.ts.
-    assert.ok(mixerDelay >= 0 && mixerDelay <= 0.2, `mixer delay ${mixerDelay} s`);
     // The mixer's encoder: restarted.
     output.killEncoder();
-    await playsOn('after the encoder was killed');
-    assert.equal((await describe()).encoder.restarts, 1);
+    await eventually('the encoder restarted', 5000, async () =>
+      (await describe()).encoder.restarts === 1 && output.encoderPid !== mixerPid ? true : undefined,
+    );
+    const mixerDelay = (await scrapeMetrics(server.url)).get('nagare_mixer_delay_seconds') ?? Number.NaN;
+    // Within the defaults' bounds; how low it comes is measured by bench/glass-to-glass.ts.
+    assert.ok(mixerDelay >= 0 && mixerDelay <= 0.2, `mixer delay ${mixerDelay} s`);
+    await playsOn("after the direct encoder, then the mixer's encoder, were killed");
     // The killed encoder's writes in flight let go of their pictures once, like every other holder.
     assert.equal((await scrapeMetrics(server.url)).get('nagare_pictures_released_unheld_total'), 0);
   });
