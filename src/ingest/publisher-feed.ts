@@ -29,7 +29,6 @@ export interface PublisherFeedOptions {
   log: Logger;
   /** Debug: write the frames to Matroska files in this directory. */
   recordDir?: string | undefined;
-  pollIntervalMs?: number;
 }
 
 /** How often the transport's NACK/PLI/loss counters are read for the totals (they are read on demand too). */
@@ -45,7 +44,9 @@ export class PublisherFeed {
   readonly #listeners = new Set<FrameListener>();
   readonly #closeListeners = new Set<() => void>();
   readonly #recorder: FrameRecorder | undefined;
-  readonly #timer: NodeJS.Timeout;
+  /** The ingest's next poll, set for its next deadline (nextDeadlineMs), and when that is. */
+  #pollTimer: NodeJS.Timeout | undefined;
+  #pollAtMs: number | undefined;
   readonly #transportTimer: NodeJS.Timeout;
   /** The transport's counters as last read: kept after close, so totals survive the publisher. */
   #transport: Partial<Record<IngestKind, TransportStats>> = {};
@@ -71,10 +72,6 @@ export class PublisherFeed {
     // Gaps in arrivals while the loop itself was held up are not the publisher's pauses (publisher-clock.ts):
     // the loop is watched while any publisher is fed.
     loopStalls.start();
-    this.#timer = setInterval(() => {
-      this.#deliver(this.#ingest.poll(monotonicMs()));
-    }, options.pollIntervalMs ?? 20);
-    this.#timer.unref();
     this.#transportTimer = setInterval(() => {
       void this.#readTransport();
     }, transportReadIntervalMs);
@@ -126,6 +123,7 @@ export class PublisherFeed {
         offClose();
       },
     });
+    this.#schedulePoll();
   }
 
   hasTrack(kind: IngestKind): boolean {
@@ -182,7 +180,7 @@ export class PublisherFeed {
     if (this.#closed) return;
     this.#closed = true;
     loopStalls.stop();
-    clearInterval(this.#timer);
+    clearTimeout(this.#pollTimer);
     clearInterval(this.#transportTimer);
     for (const { detach } of this.#tracks.values()) detach();
     this.#tracks.clear();
@@ -219,5 +217,28 @@ export class PublisherFeed {
           break;
       }
     }
+    this.#schedulePoll();
+  }
+
+  /**
+   * A timer for the ingest's next deadline (a packet waiting out a gap before it, a keyframe request to repeat),
+   * and none while it has none. Polling every 20 ms instead woke the process 50 times a second per publisher for
+   * nothing most of the time, each wake 70 to 120 µs of CPU on these machines.
+   */
+  #schedulePoll(): void {
+    if (this.#closed) return;
+    const deadline = this.#ingest.nextDeadlineMs();
+    if (deadline === undefined || (this.#pollAtMs !== undefined && this.#pollAtMs <= deadline)) return;
+    clearTimeout(this.#pollTimer);
+    this.#pollAtMs = deadline;
+    this.#pollTimer = setTimeout(
+      () => {
+        this.#pollTimer = undefined;
+        this.#pollAtMs = undefined;
+        this.#deliver(this.#ingest.poll(monotonicMs()));
+      },
+      Math.max(0, deadline - monotonicMs()),
+    );
+    this.#pollTimer.unref();
   }
 }

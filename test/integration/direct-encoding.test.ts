@@ -326,6 +326,33 @@ describe('direct encoding: one publisher to every variant in one ffmpeg', { time
     }
   });
 
+  test('a publisher whose keyframe never comes is handed to the mixer after 5 s', async () => {
+    const keyless = (source: ReplaySource): FrameSource => ({
+      onFrame: (listener) =>
+        source.onFrame((frame) => {
+          if (!frame.keyframe || frame.kind === 'audio') listener(frame);
+        }),
+      requestKeyframe: () => {
+        source.requestKeyframe();
+      },
+      hasTrack: () => source.hasTrack(),
+    });
+    const channel = startChannel(keyless);
+    try {
+      await sleep(4000);
+      assert.deepEqual(channel.ended, [], 'still waiting for a keyframe');
+      await holds(3000, () => {
+        assert.deepEqual(channel.ended, ['no keyframe came']);
+      });
+      // The mixer's slate makes it playable.
+      await holds(10_000, () => {
+        assert.equal(channel.output.playable, true);
+      });
+    } finally {
+      await channel.close();
+    }
+  });
+
   test('a VP8 publisher: encoded directly to H.264 of the asked size', async () => {
     const vp8 = ingestCapture(new URL('../../testdata/rtp/vp8-opus.jsonl', import.meta.url).pathname);
     assert.ok(vp8.some((frame) => frame.codec === 'VP8'));
