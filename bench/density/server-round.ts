@@ -45,6 +45,23 @@ export interface ServerStep extends WindowVerdict {
   stealCores: number;
 }
 
+/** A round whose publishers did not all connect: nothing measured, and not in real time. */
+function notConnected(count: number, missing: number): ServerStep {
+  return {
+    channels: count,
+    coresUsed: Number.NaN,
+    coresPerChannel: Number.NaN,
+    nodeCores: Number.NaN,
+    ffmpegCores: Number.NaN,
+    publisherCores: Number.NaN,
+    stealCores: Number.NaN,
+    worstPartsShare: 0,
+    troubles: missing,
+    latePictures: 0,
+    keptRealTime: false,
+  };
+}
+
 interface DescribedMedia {
   /** Present when the composite was encoded directly; `endReason` once that ended. */
   direct?: { endReason?: string };
@@ -110,7 +127,14 @@ export async function measureServer(count: number, options: ServerRoundOptions):
       });
       const channelId = (created.json as { channel_id: string }).channel_id;
       channelIds.push(channelId);
-      publishers.push(await startReplayPublisher(`${url.replace('http', 'ws')}/signaling`, channelId));
+      try {
+        publishers.push(await startReplayPublisher(`${url.replace('http', 'ws')}/signaling`, channelId));
+      } catch (err) {
+        // Too loaded to connect one more (the server, or this process replaying every publisher): that many
+        // channels did not keep real time.
+        console.error(`whole server: publisher ${index + 1} of ${count}: ${(err as Error).message}`);
+        return notConnected(count, count - index);
+      }
       await sleep(options.staggerMs);
     }
     await sleep(options.settleSeconds * 1000);
