@@ -12,8 +12,8 @@
  * skipped or restarted (decoder, mixer, encoder). The first step that fails ends phase A. Each step records the
  * cores used by this process, every decoder and every encoder (/proc).
  *
- * Phase B (Nagare against bare ffmpeg, after phase A, same input), at 1 channel and at the most that kept real
- * time (and at one fewer when no round at the most kept real time on both sides): rounds of the same number of
+ * Phase B (Nagare against bare ffmpeg, after phase A, same input), at 1 channel and under load, at three quarters
+ * of the most that kept real time (and a tenth fewer when no round there kept real time on both sides): rounds of the same number of
  * channels built afresh in Nagare, then as many bare ffmpegs (one per channel, reading the same frames as
  * Matroska at their own pace, -re, with the decoder's filters and the encoder's x264/AAC/fMP4 options taken from
  * src/media/media-args.ts, output thrown away), in turn, the order swapped each round. The same rounds also
@@ -65,6 +65,8 @@ const minPartsShare = 0.95;
 const targetRatio = 1.15;
 /** Input of phase B beyond its windows, so no bare ffmpeg reaches the end of its file while measured. */
 const inputMarginSeconds = 10;
+/** The channel count under load, as a share of the most kept in real time in phase A. */
+const underLoadShare = 0.75;
 /** Rounds of phase B at each channel count. */
 const pairedRounds = 3;
 /** Between the starts of channels built together in phase B, ms: a burst of ffmpeg start-ups settles sooner. */
@@ -524,12 +526,11 @@ function summarize(nagare: NagareStep[], rounds: PairedRound[], counts: readonly
       },
     ];
   });
-  // Met when there is a figure at 1 channel and at the most (or one fewer, measured when the most had none), and
+  // Met when there is a figure at 1 channel and under load (or a tenth fewer, measured when that had none), and
   // every figure is within the target: a count without a counted round is not measured, so not met.
-  const highest = Math.max(...counts);
   const met = (found: readonly { channels: number; ratio: number }[]): boolean =>
     found.some((r) => r.channels === 1) &&
-    found.some((r) => r.channels >= highest - 1) &&
+    (counts.length === 1 || found.some((r) => r.channels > 1)) &&
     found.every((r) => r.ratio <= targetRatio);
   return {
     input: 'testdata/rtp/h264-opus.jsonl looped (Chromium H.264 640x480 + Opus), replayed in real time',
@@ -608,16 +609,19 @@ function printReport(figures: ReturnType<typeof summarize>): void {
 try {
   const nagare = await phaseA();
   const most = nagare.filter((step) => step.keptRealTime).at(-1)?.channels ?? 0;
-  const counts = [...new Set([1, most])].filter((count) => count > 0);
+  // Under load is three quarters of the most: at the most itself the machine is at its limit, and there even the
+  // bare ffmpegs, started all at once, fell behind (measured: 0.93× to 0.99× real time at 18 and 19 of 19).
+  const loaded = Math.max(1, Math.round(most * underLoadShare));
+  const counts = [...new Set([1, loaded])].filter((count) => count > 0);
   const rounds = await phaseB(counts);
-  // At the most channels the machine is at its limit, and a host taking more of the cores for a minute makes one
-  // side fall behind: when no round there kept real time on both sides (for the pipeline or the whole server),
-  // one channel fewer is measured too, so that the figure under load is not lost to one bad minute.
+  // A host taking more of the cores for a minute can still make one side fall behind: when no round there kept
+  // real time on both sides (for the pipeline or the whole server), a tenth fewer channels are measured too.
   const counted = (count: number, pick: (r: PairedRound) => boolean): boolean =>
     rounds.some((r) => r.channels === count && pick(r));
-  if (most > 2 && (!counted(most, (r) => r.counted) || !counted(most, (r) => r.serverCounted))) {
-    counts.push(most - 1);
-    rounds.push(...(await phaseB([most - 1])));
+  const fewer = loaded - Math.max(1, Math.round(most / 10));
+  if (fewer > 1 && (!counted(loaded, (r) => r.counted) || !counted(loaded, (r) => r.serverCounted))) {
+    counts.push(fewer);
+    rounds.push(...(await phaseB([fewer])));
   }
   const figures = summarize(nagare, rounds, counts);
   printReport(figures);
