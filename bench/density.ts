@@ -4,19 +4,20 @@
  *
  * Phase A (Nagare): one channel is added every `stepSeconds`, each built as the server builds a channel with one
  * publisher: the captured Chromium publisher (testdata/rtp/h264-opus.jsonl, H.264 640x480 + Opus, looped) replayed
- * in real time into a PublisherDecoder whose pictures and sound go to the channel's composite HlsOutput (mixer,
- * encoder, packager) with the server's defaults. ChannelPipeline itself is not used: it takes its publishers from
- * the SFU's ingest, which a replayed capture does not pass through; what it builds for one publisher is this.
- * After each addition, once settled, every channel is checked over a window: it keeps real time when its packager
- * listed ≥ 95 % of the parts the window holds (one part of slack at the window's ends) and nothing was dropped,
- * skipped or restarted (decoder, mixer, encoder). The first step that fails ends phase A. Each step records the
- * cores used by this process, every decoder and every encoder (/proc).
+ * in real time into the channel's composite HlsOutput, encoded directly (HlsOutput.encodeDirect: one ffmpeg from
+ * the frames to the variant; should that end, a PublisherDecoder and the mixer take over) with the server's
+ * defaults. ChannelPipeline itself is not used: it takes its publishers from the SFU's ingest, which a replayed
+ * capture does not pass through; what it builds for one publisher is this. After each addition, once settled,
+ * every channel is checked over a window: it keeps real time when its packager listed ≥ 95 % of the parts the
+ * window holds (one part of slack at the window's ends) and nothing was dropped, skipped or restarted, and its
+ * direct encoding did not end. The first step that fails ends phase A. Each step records the cores used by this
+ * process and every ffmpeg (/proc).
  *
  * Phase B (Nagare against bare ffmpeg, after phase A, same input), at 1 channel and under load, at three quarters
- * of the most that kept real time (and a tenth fewer when no round there kept real time on both sides): rounds of the same number of
- * channels built afresh in Nagare, then as many bare ffmpegs (one per channel, reading the same frames as
- * Matroska at their own pace, -re, with the decoder's filters and the encoder's x264/AAC/fMP4 options taken from
- * src/media/media-args.ts, output thrown away), in turn, the order swapped each round. The same rounds also
+ * of the most that kept real time (and a tenth fewer when no round there kept real time on both sides): rounds of
+ * the same number of channels built afresh in Nagare, then as many bare ffmpegs (one per channel, reading the same
+ * frames as Matroska at their own pace, -re, with the direct encoder's command line (bench-util.ts's bareArgs),
+ * output thrown away), in turn, the order swapped each round. The same rounds also
  * measure the whole server (bench/density/server-round.ts): the CLI with one channel per publisher, each a
  * werift peer replaying the capture over WebRTC, so ICE, DTLS, SRTP, the SFU and the ingest are counted too; its
  * publishers run in this process and are reported apart. The speed of these shared machines drifts by tens of

@@ -5,9 +5,9 @@
  *
  * It does not restart and has no slate: when it cannot go on (its ffmpeg died, the publisher's video stopped for
  * `staleMs`, no keyframe, no video or no sound came, it fell behind real time), it stops and says why, and the
- * playlist goes on through the decoder and the mixer, which cope with all of those. It sets no timer that fires
- * while all is well: each wake-up of the process costs 70 to 120 µs of CPU on these machines. The caller also ends it when a second publisher
- * comes or the publisher leaves.
+ * playlist goes on through the decoder and the mixer, which cope with all of those. The caller also ends it when a
+ * second publisher comes or the publisher leaves. It sets no timer that fires while all is well: each wake-up of
+ * the process costs 70 to 120 µs of CPU on these machines.
  *
  * Its media is placed on the channel clock the playout delay earlier than the frames' own times. Those times are
  * when a frame is due (its arrival plus the playout delay, room for the decoders and the mixer to line sources
@@ -61,6 +61,12 @@ export interface DirectEncoderStats {
 }
 
 const { playoutDelayMs } = defaultPublisherClockOptions;
+/**
+ * How long it waits for a keyframe to begin on, ms. A browser answers the keyframe request (repeated every 500 ms
+ * by the ingest) within a round trip; a sender that ignores requests and sends keyframes at its own interval
+ * (the benchmarks' replayed publisher: every 8.6 s) must not be taken for one that sends none.
+ */
+const startTimeoutMs = 10_000;
 /** Sound frames held for the next picture at most (Opus: 20 ms each), so a low picture rate does not delay it. */
 const maxHeldAudio = 4;
 /** Extra room for lag before the first part comes out: ffmpeg starting on a loaded machine, ms. */
@@ -97,7 +103,7 @@ export class DirectEncoder {
     this.#options.feed.requestKeyframe('direct encoder starting');
     this.#timer = setTimeout(() => {
       this.#end('no keyframe came');
-    }, this.#options.startTimeoutMs ?? 5000);
+    }, this.#options.startTimeoutMs ?? startTimeoutMs);
   }
 
   stats(): DirectEncoderStats {

@@ -398,6 +398,7 @@ export class HlsOutput implements HlsStream {
       },
       ended: (generation) => {
         if (!current(generation)) return;
+        this.#run = undefined;
         for (const packager of this.packagers) packager.endGeneration();
       },
     };
