@@ -15,31 +15,21 @@
  * times their EXT-X-PROGRAM-DATE-TIME would lie ahead of the real time they are listed at.
  */
 import type { Writable } from 'node:stream';
-import type { Logger } from 'pino';
-import type { HlsVariant } from '../channel/channel-spec.ts';
 import { matroskaFrame, matroskaHeader } from '../container/matroska-writer.ts';
-import type { SegmentSchedule } from '../hls/segment-schedule.ts';
 import { monotonicMs } from '../lib/clock.ts';
 import type { EncodedFrame } from '../rtp/encoded-frame.ts';
-import type { EncoderOutput } from './channel-encoder.ts';
+import type { ChannelEncoderOptions } from './channel-encoder.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
-import { directArgs, type Canvas } from './media-args.ts';
+import { directArgs } from './media-args.ts';
 import { mediaCounters } from './media-counters.ts';
 import type { FrameSource } from './publisher-decoder.ts';
 import { defaultPublisherClockOptions } from '../rtp/publisher-clock.ts';
 
-export interface DirectEncoderOptions {
+/** What it encodes as the channel's encoder would, and from what. */
+export interface DirectEncoderOptions extends Omit<ChannelEncoderOptions, 'maxQueuedBytes'> {
   feed: FrameSource;
-  ffmpegPath: string;
-  canvas: Canvas;
-  variants: readonly HlsVariant[];
-  partSeconds: number;
-  schedule: SegmentSchedule;
-  preset: string;
-  output: EncoderOutput;
   /** It stopped on its own (not by stop()): the playlist must go on another way. Called once. */
   ended(reason: string): void;
-  log: Logger;
   /** No video from the publisher for this long ends it, ms. */
   staleMs?: number;
   /** Sound without a video track for this long ends it, ms: the publisher sends no video. */

@@ -41,3 +41,29 @@ export async function probeStream(path: string, entries: string, select = '0'): 
   ]);
   return stdout.trim().replace(/,$/, '');
 }
+
+/** A file's streams (ffprobe -show_streams) and the times of its video keyframes, in order. */
+export async function probeKeyframes(
+  path: string,
+): Promise<{ streams: Record<string, string>[]; keyframes: number[] }> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', path]);
+  const streams = (JSON.parse(stdout) as { streams: Record<string, string>[] }).streams;
+  const shown = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v',
+    '-show_frames',
+    '-show_entries',
+    'frame=pts_time,key_frame',
+    '-of',
+    'csv=p=0',
+    path,
+  ]);
+  const keyframes = shown.stdout
+    .split('\n')
+    .map((line) => line.split(','))
+    .filter((fields) => fields[0] === '1')
+    .map((fields) => Number(fields[1]));
+  return { streams, keyframes };
+}

@@ -8,13 +8,11 @@
  * picture shrinks mid-stream (as a browser's does when its bandwidth drops), are encoded directly too.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { HlsVariant } from '../../src/channel/channel-spec.ts';
 import { monotonicMs } from '../../src/lib/clock.ts';
@@ -23,9 +21,9 @@ import type { FrameSource } from '../../src/media/publisher-decoder.ts';
 import type { EncodedFrame } from '../../src/rtp/encoded-frame.ts';
 import type { VariantPackager } from '../../src/hls/variant-packager.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { probeKeyframes, run } from '../helpers/ffmpeg.ts';
 import { ingestCapture, ReplaySource } from '../helpers/replay-source.ts';
 
-const run = promisify(execFile);
 const log = pino({ level: 'silent' });
 const variants: HlsVariant[] = [
   {
@@ -94,29 +92,6 @@ function firstRun(packager: VariantPackager): Buffer {
   return Buffer.concat([init, ...segments.flatMap((segment) => segment.parts.map((part) => part.bytes))]);
 }
 
-async function probe(path: string): Promise<{ streams: Record<string, string>[]; keyframes: number[] }> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', path]);
-  const streams = (JSON.parse(stdout) as { streams: Record<string, string>[] }).streams;
-  const shown = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v',
-    '-show_frames',
-    '-show_entries',
-    'frame=pts_time,key_frame',
-    '-of',
-    'csv=p=0',
-    path,
-  ]);
-  const keyframes = shown.stdout
-    .split('\n')
-    .map((line) => line.split(','))
-    .filter((fields) => fields[0] === '1')
-    .map((fields) => Number(fields[1]));
-  return { streams, keyframes };
-}
-
 /** The segments of runs after the direct one: they follow it in time, the first marked a discontinuity. */
 function assertMixedAfterDirect(packager: VariantPackager): void {
   const segments = packager.segments;
@@ -154,7 +129,7 @@ describe('direct encoding: one publisher to every variant in one ffmpeg', { time
       for (const [index, packager] of channel.output.packagers.entries()) {
         const path = join(dir, `v${index}.mp4`);
         await writeFile(path, firstRun(packager));
-        const { streams, keyframes } = await probe(path);
+        const { streams, keyframes } = await probeKeyframes(path);
         const video = streams.find((s) => s['codec_type'] === 'video');
         const audio = streams.find((s) => s['codec_type'] === 'audio');
         assert.equal(video?.['codec_name'], 'h264');
@@ -327,16 +302,8 @@ describe('direct encoding: one publisher to every variant in one ffmpeg', { time
   });
 
   test('a publisher whose keyframe never comes is handed to the mixer after 10 s', async () => {
-    const keyless = (source: ReplaySource): FrameSource => ({
-      onFrame: (listener) =>
-        source.onFrame((frame) => {
-          if (!frame.keyframe || frame.kind === 'audio') listener(frame);
-        }),
-      requestKeyframe: () => {
-        source.requestKeyframe();
-      },
-      hasTrack: () => source.hasTrack(),
-    });
+    const keyless = (source: ReplaySource): FrameSource =>
+      rewritten(source, (frame) => (!frame.keyframe || frame.kind === 'audio' ? frame : undefined));
     const channel = startChannel(keyless);
     try {
       await sleep(9000);
@@ -367,7 +334,7 @@ describe('direct encoding: one publisher to every variant in one ffmpeg', { time
       const [packager] = channel.output.packagers;
       assert.ok(packager !== undefined);
       await writeFile(path, firstRun(packager));
-      const video = (await probe(path)).streams.find((s) => s['codec_type'] === 'video');
+      const video = (await probeKeyframes(path)).streams.find((s) => s['codec_type'] === 'video');
       assert.equal(video?.['codec_name'], 'h264');
       assert.equal(`${video['width']}x${video['height']}`, '640x480');
     } finally {
@@ -410,19 +377,13 @@ describe('direct encoding: one publisher to every variant in one ffmpeg', { time
 
   test('frames of garbage do not stop the playlist', async () => {
     let count = 0;
-    const garbled = (source: ReplaySource): FrameSource => ({
-      onFrame: (listener) =>
-        source.onFrame((frame) => {
-          count += 1;
-          // From the second second on, every fifth video frame (keyframes too) is noise of its own length.
-          const noisy = frame.kind === 'video' && count > 90 && count % 5 === 0;
-          listener(noisy ? { ...frame, data: noise(frame.data.length) } : frame);
-        }),
-      requestKeyframe: () => {
-        source.requestKeyframe();
-      },
-      hasTrack: () => source.hasTrack(),
-    });
+    const garbled = (source: ReplaySource): FrameSource =>
+      rewritten(source, (frame) => {
+        count += 1;
+        // From the second second on, every fifth video frame (keyframes too) is noise of its own length.
+        const noisy = frame.kind === 'video' && count > 90 && count % 5 === 0;
+        return noisy ? { ...frame, data: noise(frame.data.length) } : frame;
+      });
     const channel = startChannel(garbled);
     try {
       await holds(10_000, () => {
@@ -452,7 +413,7 @@ async function holds(timeoutMs: number, check: () => void): Promise<void> {
  * SPS and PPS before every IDR), times from `fromMs` on the channel clock.
  */
 async function smallerPictures(seconds: number, fromMs: number): Promise<EncodedFrame[]> {
-  const { stdout } = await promisify(execFile)(
+  const { stdout } = await run(
     'ffmpeg',
     [
       ...['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=30`, '-t', String(seconds)],
@@ -521,16 +482,30 @@ function noise(length: number): Uint8Array {
   return bytes;
 }
 
-/** The source with its video left out, as a publisher that sends only sound. */
-function audioOnly(source: ReplaySource): FrameSource {
+/** The source with each frame passed through `rewrite` (left out where it gives undefined). */
+function rewritten(
+  source: ReplaySource,
+  rewrite: (frame: EncodedFrame) => EncodedFrame | undefined,
+  hasTrack: FrameSource['hasTrack'] = () => source.hasTrack(),
+): FrameSource {
   return {
     onFrame: (listener) =>
-      source.onFrame((frame: EncodedFrame) => {
-        if (frame.kind === 'audio') listener(frame);
+      source.onFrame((frame) => {
+        const passed = rewrite(frame);
+        if (passed !== undefined) listener(passed);
       }),
     requestKeyframe: () => {
       source.requestKeyframe();
     },
-    hasTrack: (kind) => kind === 'audio',
+    hasTrack,
   };
+}
+
+/** The source with its video left out, as a publisher that sends only sound. */
+function audioOnly(source: ReplaySource): FrameSource {
+  return rewritten(
+    source,
+    (frame) => (frame.kind === 'audio' ? frame : undefined),
+    (kind) => kind === 'audio',
+  );
 }

@@ -5,13 +5,11 @@
  * A decoder frozen with SIGSTOP (a starved process) falls behind and drops video until a keyframe.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { HlsVariant } from '../../src/channel/channel-spec.ts';
 import { monotonicMs } from '../../src/lib/clock.ts';
@@ -20,9 +18,9 @@ import { Mixer } from '../../src/media/mixer.ts';
 import { PublisherDecoder, type DecoderSink } from '../../src/media/publisher-decoder.ts';
 import { mediaCounters } from '../../src/media/media-counters.ts';
 import { segmentScheduleFor } from '../../src/hls/segment-schedule.ts';
+import { probeKeyframes, run } from '../helpers/ffmpeg.ts';
 import { ingestCapture, ReplaySource } from '../helpers/replay-source.ts';
 
-const run = promisify(execFile);
 const log = pino({ level: 'silent' });
 const canvas = { width: 640, height: 480, fps: 30 };
 /** Variants at 30 and 15 fps, 0.5 s parts: boundaries at 0, 1.5333 (23 frames at 15 fps), 2, 4, 6 … s. */
@@ -122,29 +120,6 @@ function recording(sink: DecoderSink, pictures: number[]): DecoderSink {
   };
 }
 
-async function probe(path: string): Promise<{ streams: Record<string, string>[]; keyframes: number[] }> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', path]);
-  const streams = (JSON.parse(stdout) as { streams: Record<string, string>[] }).streams;
-  const frames = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v',
-    '-show_frames',
-    '-show_entries',
-    'frame=pts_time,key_frame',
-    '-of',
-    'csv=p=0',
-    path,
-  ]);
-  const keyframes = frames.stdout
-    .split('\n')
-    .map((line) => line.split(','))
-    .filter((fields) => fields[0] === '1')
-    .map((fields) => Number(fields[1]));
-  return { streams, keyframes };
-}
-
 describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { timeout: 60_000 }, () => {
   test('two variants of exactly the asked size, profile and rate, with keyframes at the same instants', async () => {
     const overReleasedBefore = mediaCounters.picturesReleasedUnheld;
@@ -177,7 +152,7 @@ describe('media pipeline: decoder → mixer → encoder with real ffmpeg', { tim
       for (const [index, output] of pipeline.outputs.entries()) {
         const path = join(dir, `v${index}.mp4`);
         await writeFile(path, Buffer.concat(output.get(1) ?? []));
-        const { streams, keyframes } = await probe(path);
+        const { streams, keyframes } = await probeKeyframes(path);
         const video = streams.find((s) => s['codec_type'] === 'video');
         const audio = streams.find((s) => s['codec_type'] === 'audio');
         assert.equal(video?.['codec_name'], 'h264');
