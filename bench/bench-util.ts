@@ -46,6 +46,24 @@ export function cpuMsOf(pid: number | undefined): number {
   }
 }
 
+/** CPU time of each process, ms, keyed by pid. */
+export function cpuMsByPid(pids: Iterable<number | undefined>): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const pid of pids) if (pid !== undefined) byPid.set(pid, cpuMsOf(pid));
+  return byPid;
+}
+
+/**
+ * CPU spent between two cpuMsByPid() marks by the processes alive at the second: a process that started in between
+ * counts whole. One that ended in between is not seen at the second mark and its last moments are lost (a restart,
+ * which a benchmark counts as trouble anyway), but no figure goes negative when a pid's process is replaced.
+ */
+export function cpuMsBetween(start: ReadonlyMap<number, number>, end: ReadonlyMap<number, number>): number {
+  let ms = 0;
+  for (const [pid, atEnd] of end) ms += Math.max(0, atEnd - (start.get(pid) ?? 0));
+  return ms;
+}
+
 /** This process's user + system CPU, ms. */
 export function ownCpuMs(): number {
   const usage = process.cpuUsage();

@@ -49,6 +49,8 @@ import type { EncodedFrame } from '../src/rtp/encoded-frame.ts';
 import { ReplaySource } from '../test/helpers/replay-source.ts';
 import {
   bareArgs,
+  cpuMsBetween,
+  cpuMsByPid,
   cpuMsOf,
   loopedCapture,
   machineStealMs,
@@ -152,12 +154,12 @@ class BenchChannel {
     this.#decoder.start();
   }
 
-  decoderCpuMs(): number {
-    return this.#decoder === undefined ? 0 : cpuMsOf(this.#decoder.pid);
+  get decoderPid(): number | undefined {
+    return this.#decoder?.pid;
   }
 
-  encoderCpuMs(): number {
-    return cpuMsOf(this.#output.encoderPid);
+  get encoderPid(): number | undefined {
+    return this.#output.encoderPid;
   }
 
   liveEdgeMs(): number | undefined {
@@ -210,8 +212,8 @@ function nagareMark(channels: readonly BenchChannel[]) {
     atMs: monotonicMs(),
     stealMs: machineStealMs(),
     nodeMs: ownCpuMs(),
-    decoderMs: channels.reduce((sum, channel) => sum + channel.decoderCpuMs(), 0),
-    encoderMs: channels.reduce((sum, channel) => sum + channel.encoderCpuMs(), 0),
+    decoderMs: cpuMsByPid(channels.map((channel) => channel.decoderPid)),
+    encoderMs: cpuMsByPid(channels.map((channel) => channel.encoderPid)),
     counters: channels.map((channel) => channel.counters()),
   };
 }
@@ -226,8 +228,8 @@ async function measureNagare(channels: readonly BenchChannel[]): Promise<NagareS
   const verdict = judgeWindow(start.counters, end.counters, wallMs, partSeconds, minPartsShare);
   const edges = channels.flatMap((channel) => channel.liveEdgeMs() ?? []);
   const node = end.nodeMs - start.nodeMs;
-  const decoding = end.decoderMs - start.decoderMs;
-  const encoding = end.encoderMs - start.encoderMs;
+  const decoding = cpuMsBetween(start.decoderMs, end.decoderMs);
+  const encoding = cpuMsBetween(start.encoderMs, end.encoderMs);
   const coresUsed = (node + decoding + encoding) / wallMs;
   return {
     channels: channels.length,

@@ -18,7 +18,7 @@ import type { HlsVariant } from '../../src/channel/channel-spec.ts';
 import { monotonicMs } from '../../src/lib/clock.ts';
 import { startReplayPublisher, type ReplayPublisher } from '../../test/helpers/replay-publisher.ts';
 import { callApi, spawnServer, testToken, type ServerProcess } from '../../test/helpers/server.ts';
-import { cpuMsOf, machineStealMs, ownCpuMs } from '../bench-util.ts';
+import { cpuMsBetween, cpuMsByPid, cpuMsOf, machineStealMs, ownCpuMs } from '../bench-util.ts';
 import { judgeWindow, type ChannelCounters, type WindowVerdict } from './window.ts';
 
 export interface ServerRoundOptions {
@@ -144,7 +144,7 @@ export async function measureServer(count: number, options: ServerRoundOptions):
         atMs: monotonicMs(),
         stealMs: machineStealMs(),
         nodeMs: cpuMsOf(pid),
-        children: new Map(children.map((child) => [child, cpuMsOf(child)])),
+        children: cpuMsByPid(children),
         publisherMs: ownCpuMs(),
         figures: await Promise.all(channelIds.map((id) => channelFigures(url, id))),
       };
@@ -153,9 +153,7 @@ export async function measureServer(count: number, options: ServerRoundOptions):
     await sleep(options.windowSeconds * 1000);
     const end = await mark();
     const wallMs = end.atMs - start.atMs;
-    // A child that came or went inside the window is a restart, which the troubles count already.
-    let ffmpegMs = 0;
-    for (const [child, ms] of end.children) ffmpegMs += ms - (start.children.get(child) ?? ms);
+    const ffmpegMs = cpuMsBetween(start.children, end.children);
     const nodeMs = end.nodeMs - start.nodeMs;
     const verdict = judgeWindow(
       start.figures,

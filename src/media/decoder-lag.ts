@@ -65,8 +65,11 @@ export class DecoderLag {
     return fresh;
   }
 
-  /** How long the oldest picture still inside the decoder has been ready to come out, ms (0 if none). */
-  lagMs(nowMs: number): number {
+  /**
+   * How long the oldest picture still inside the decoder has been ready to come out, ms (0 if none), less the time
+   * this process was held up meanwhile (`stalledMs(fromMs, toMs)`): the pictures due then came all at once after.
+   */
+  lagMs(nowMs: number, stalledMs: (fromMs: number, toMs: number) => number = () => 0): number {
     const oldest = this.#pending[this.#head];
     if (oldest === undefined) return 0;
     // Ready since the first picture of the `heldPictures`-th later output frame was written.
@@ -77,7 +80,9 @@ export class DecoderLag {
       if (picture === undefined || this.#frameOf(picture.timeMs) <= frame) continue;
       frame = this.#frameOf(picture.timeMs);
       later += 1;
-      if (later === this.#held) return Math.max(0, nowMs - picture.writtenAtMs);
+      if (later === this.#held) {
+        return Math.max(0, nowMs - picture.writtenAtMs - stalledMs(picture.writtenAtMs, nowMs));
+      }
     }
     return 0;
   }

@@ -17,11 +17,13 @@
 import type { Writable } from 'node:stream';
 import { matroskaFrame, matroskaHeader } from '../container/matroska-writer.ts';
 import { monotonicMs } from '../lib/clock.ts';
+import { loopStalls } from '../lib/loop-stalls.ts';
 import type { EncodedFrame } from '../rtp/encoded-frame.ts';
 import type { ChannelEncoderOptions } from './channel-encoder.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { directArgs } from './media-args.ts';
 import { mediaCounters } from './media-counters.ts';
+import { OutputLag } from './output-lag.ts';
 import type { FrameSource } from './publisher-decoder.ts';
 import { defaultPublisherClockOptions } from '../rtp/publisher-clock.ts';
 
@@ -38,8 +40,12 @@ export interface DirectEncoderOptions extends Omit<ChannelEncoderOptions, 'maxQu
   startTimeoutMs?: number;
   /** Where on the channel clock it may begin at the earliest (the end of what the playlist lists), seconds. */
   notBeforeSeconds?: number;
-  /** Input written this far beyond what came out (past a part's length) ends it, ms. */
+  /**
+   * A picture written this long ago (past a part's length, wall clock) and not yet out ends it, ms: its ffmpeg
+   * cannot keep up. Time this process itself was held up does not count (`stalledMs`, by default the loop's).
+   */
   maxLagMs?: number;
+  stalledMs?: (fromMs: number, toMs: number) => number;
 }
 
 export interface DirectEncoderStats {
@@ -59,6 +65,12 @@ const { playoutDelayMs } = defaultPublisherClockOptions;
 const startTimeoutMs = 10_000;
 /** Sound frames held for the next picture at most (Opus: 20 ms each), so a low picture rate does not delay it. */
 const maxHeldAudio = 4;
+/**
+ * How long a picture may wait in ffmpeg past a part's length, ms. A run that fell back costs a cut and the
+ * decoder's and mixer's CPU, so a passing hiccup of the machine must not end it: on a 2-core machine carrying one
+ * channel, 1.5 s (then on media times) ended 2 of 16 runs of 50 s, at a picture 1.78 s beyond the output.
+ */
+const defaultMaxLagMs = 2500;
 /** Extra room for lag before the first part comes out: ffmpeg starting on a loaded machine, ms. */
 const startGraceMs = 4000;
 
@@ -78,8 +90,8 @@ export class DirectEncoder {
   #lastAudioMs = Number.NEGATIVE_INFINITY;
   /** Sound waiting to go to ffmpeg with the next picture: one write and one wake-up of ffmpeg, not two or three. */
   readonly #heldAudio: Uint8Array[] = [];
-  /** Run time of the end of what came out, seconds (advanced by the caller as parts come out). */
-  #outputSeconds = 0;
+  /** The pictures written and not yet out (advanced by the caller as parts come out). */
+  readonly #lag = new OutputLag();
   #outputStarted = false;
 
   constructor(options: DirectEncoderOptions) {
@@ -106,7 +118,7 @@ export class DirectEncoder {
 
   /** Media up to `runSeconds` (from the run's start) came out of the first variant. */
   produced(runSeconds: number): void {
-    this.#outputSeconds = Math.max(this.#outputSeconds, runSeconds);
+    this.#lag.produced(runSeconds * 1000);
     this.#outputStarted = true;
   }
 
@@ -130,23 +142,26 @@ export class DirectEncoder {
     clearTimeout(this.#timer);
   }
 
-  #end(reason: string): void {
+  #end(reason: string, detail: Record<string, number> = {}): void {
     if (this.#stopped) return;
     this.#halt();
     this.#stats.endReason = reason;
     mediaCounters.directFallbacks += 1;
-    this.#options.log.info({ reason }, 'direct encoding ended');
+    this.#options.log.info({ reason, ...detail }, 'direct encoding ended');
     this.#stopping = this.#process?.stop();
     this.#process = undefined;
     this.#options.ended(reason);
   }
 
-  /** What is written has come out, give or take a part and `maxLagMs` (more room while ffmpeg starts). */
-  #keepingUp(): boolean {
-    const { maxLagMs = 1500 } = this.#options;
-    const writtenSeconds = this.#lastVideoMs / 1000;
-    const allowed = this.#options.partSeconds + (maxLagMs + (this.#outputStarted ? 0 : startGraceMs)) / 1000;
-    return writtenSeconds - this.#outputSeconds <= allowed;
+  /**
+   * How long the oldest picture not yet out has waited, and how long it may: a part, then `maxLagMs` (more while
+   * ffmpeg starts).
+   */
+  #lagging(nowMs: number): { lagMs: number; allowedMs: number } {
+    const { maxLagMs = defaultMaxLagMs, stalledMs = loopStalls.stalledMsBetween.bind(loopStalls) } =
+      this.#options;
+    const allowedMs = this.#options.partSeconds * 1000 + maxLagMs + (this.#outputStarted ? 0 : startGraceMs);
+    return { lagMs: this.#lag.lagMs(nowMs, stalledMs), allowedMs };
   }
 
   #onFrame(frame: EncodedFrame): void {
@@ -180,10 +195,13 @@ export class DirectEncoder {
       if (timeMs <= this.#lastVideoMs) return;
       this.#lastVideoMs = timeMs;
       this.#timer?.refresh();
-      if (!this.#keepingUp()) {
-        this.#end('fell behind real time');
+      const now = monotonicMs();
+      const { lagMs, allowedMs } = this.#lagging(now);
+      if (lagMs > allowedMs) {
+        this.#end('fell behind real time', { lagMs: Math.round(lagMs), allowedMs });
         return;
       }
+      this.#lag.written(timeMs, now);
       this.#flush(stdin, matroskaFrame(1, timeMs, frame.keyframe, frame.data));
     } else {
       if (timeMs < 0 || timeMs <= this.#lastAudioMs) return;

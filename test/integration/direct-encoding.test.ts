@@ -4,7 +4,8 @@
  * mixer. ffprobe checks what the packagers list: codec, profile, exact size, rate, AAC, keyframes at the schedule's
  * boundaries in both variants. Then every way the direct run ends hands the playlist to the mixer, after a
  * discontinuity, from where the direct run stopped: another publisher (the caller ends it), its ffmpeg killed, the
- * publisher's video stopping, a publisher without video, frames of garbage. A VP8 publisher, and one whose
+ * publisher's video stopping, its ffmpeg frozen (falling behind), a publisher without video, frames of garbage; this
+ * process held up for a while is not taken for ffmpeg falling behind. A VP8 publisher, and one whose
  * picture shrinks mid-stream (as a browser's does when its bandwidth drops), are encoded directly too.
  */
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import type { HlsVariant } from '../../src/channel/channel-spec.ts';
 import { monotonicMs } from '../../src/lib/clock.ts';
+import { loopStalls } from '../../src/lib/loop-stalls.ts';
 import { HlsOutput, defaultMediaOptions } from '../../src/media/hls-output.ts';
 import type { FrameSource } from '../../src/media/publisher-decoder.ts';
 import type { EncodedFrame } from '../../src/rtp/encoded-frame.ts';
@@ -262,6 +264,52 @@ describe('direct encoding: one publisher to every variant in one ffmpeg', { time
         for (const packager of channel.output.packagers) assertMixedAfterDirect(packager);
       });
     } finally {
+      await channel.close();
+    }
+  });
+
+  test('its ffmpeg frozen (SIGSTOP): it ends as fallen behind once a picture waited a part and 2.5 s', async () => {
+    const channel = startChannel();
+    let frozen: number | undefined;
+    try {
+      await holds(10_000, () => {
+        assert.equal(channel.output.playable, true);
+      });
+      frozen = channel.output.encoderPid;
+      assert.ok(frozen !== undefined);
+      process.kill(frozen, 'SIGSTOP');
+      const frozenAt = monotonicMs();
+      await holds(8000, () => {
+        assert.deepEqual(channel.ended, ['fell behind real time']);
+      });
+      const waited = monotonicMs() - frozenAt;
+      assert.ok(waited >= 2500, `ended ${waited} ms after ffmpeg froze`);
+      await holds(10_000, () => {
+        for (const packager of channel.output.packagers) assertMixedAfterDirect(packager);
+      });
+    } finally {
+      if (frozen !== undefined && isRunning(frozen)) process.kill(frozen, 'SIGCONT');
+      await channel.close();
+    }
+  });
+
+  test('this process held up for 3 s (a busy loop) is not taken for ffmpeg falling behind', async () => {
+    // The server's ingest watches the loop (loopStalls); here the test watches it as the ingest would.
+    loopStalls.start();
+    const channel = startChannel();
+    try {
+      await holds(10_000, () => {
+        assert.equal(channel.output.playable, true);
+      });
+      const heldUntil = monotonicMs() + 3000;
+      while (monotonicMs() < heldUntil) {
+        // The frames due meanwhile wait, then come at once; ffmpeg's output waits in its pipe.
+      }
+      await sleep(3000);
+      assert.deepEqual(channel.ended, []);
+      assert.equal(channel.output.direct, true);
+    } finally {
+      loopStalls.stop();
       await channel.close();
     }
   });

@@ -119,4 +119,20 @@ describe('DecoderLag', () => {
     // The 900 newest are tracked: the oldest of them became ready 898 frames ago.
     assertNear(lag.lagMs(10_000 * frameMs), 898 * frameMs);
   });
+
+  test('time this process was held up is left out of the lag', () => {
+    const lag = new DecoderLag({ frameMs });
+    for (let i = 0; i < 3; i++) lag.written(i * frameMs, 1000 + i * frameMs);
+    // Ready since picture 2 was written (1066.7); held up 1500 ms of the 2000 since.
+    const stalled = (fromMs: number, toMs: number): number => {
+      assertNear(fromMs, 1000 + 2 * frameMs);
+      assert.equal(toMs, 3066);
+      return 1500;
+    };
+    assertNear(lag.lagMs(3066, stalled), 2000 - 1500 - 0.6666666);
+    assert.equal(
+      lag.lagMs(3066, () => 9999),
+      0,
+    );
+  });
 });
