@@ -19,6 +19,12 @@
  * track's source times are moved forward by the difference, so it resumes at the present instead of where it
  * stopped; its next Sender Report then agrees. A gap while the receiver itself was held up (`stalledMs`: a loaded
  * machine reads the packets that waited in its socket all at once) is not the sender's and does not count.
+ *
+ * A Sender Report whose NTP timestamp has a fraction under 2.5 ms is not used (counted as `srIgnored`). werift
+ * (0.25) writes the decimal digits of the seconds as the fraction (1.854521 s → fraction 854521, 0.2 ms), so its
+ * reports are whole seconds: up to a second off their RTP timestamps, which moved video by up to a second against
+ * sound and put frames before their own arrival. Its tracks stay on arrival timing, which holds them within tens
+ * of milliseconds. A real clock's fraction falls under 2.5 ms once in 400 reports: that one is skipped.
  */
 import { MinDelayFilter } from './min-delay-filter.ts';
 import type { SenderReport } from './rtcp.ts';
@@ -85,6 +91,8 @@ interface TrackState {
   lastOutMs: number | undefined;
   senderReports: number;
   srJumps: number;
+  /** Reports not used: their NTP fraction says the sender's clock is whole seconds (see the class comment). */
+  srIgnored: number;
   /** Arrival and source time (of the timeline in use) of the latest frame: a pause shows as a gap in one only. */
   lastArrivalSeconds: number | undefined;
   lastSourceSeconds: number | undefined;
@@ -97,11 +105,14 @@ export interface TrackClockStats {
   mode: 'arrival' | 'sender-report';
   senderReports: number;
   srJumps: number;
+  srIgnored: number;
   /** Pauses whose silence the sender's RTP clock did not count. */
   pauses: number;
 }
 
 const twoTo32 = 2 ** 32;
+/** NTP fractions below this (2.5 ms) mark a report of a sender whose NTP clock is whole seconds. */
+const wholeSecondsFractionBelow = Math.round(0.0025 * twoTo32);
 
 function newTimeline(windowSeconds: number): Timeline {
   return {
@@ -137,6 +148,7 @@ export class PublisherClock {
       lastOutMs: undefined,
       senderReports: 0,
       srJumps: 0,
+      srIgnored: 0,
       lastArrivalSeconds: undefined,
       lastSourceSeconds: undefined,
       arrivalShiftSeconds: 0,
@@ -147,6 +159,10 @@ export class PublisherClock {
   senderReport(kind: ClockTrackKind, report: SenderReport, arrivalMs: number): void {
     const track = this.#tracks.get(kind);
     if (track === undefined) return;
+    if (report.ntpFraction < wholeSecondsFractionBelow) {
+      track.srIgnored += 1;
+      return;
+    }
     if (track.lastRtpTime === undefined) {
       track.pendingSr = { report, arrivalMs };
       return;
@@ -205,6 +221,7 @@ export class PublisherClock {
         mode: track.sr === undefined ? 'arrival' : 'sender-report',
         senderReports: track.senderReports,
         srJumps: track.srJumps,
+        srIgnored: track.srIgnored,
         pauses: track.pauses,
       };
     }

@@ -31,6 +31,11 @@ interface Scenario {
    * reports its last packet's RTP time, as werift does), at random.
    */
   videoSrErrorMs?: number;
+  /**
+   * The NTP fraction as werift writes it: the decimal digits of the seconds read as an integer (1.854521 s →
+   * 854521, 0.2 ms), so its reports say whole seconds.
+   */
+  ntpDigitsFraction?: boolean;
   seed: number;
 }
 
@@ -102,7 +107,9 @@ function run(s: Scenario): { audio: Output[]; video: Output[]; clock: PublisherC
       const report = {
         ssrc: kind === 'audio' ? 1 : 2,
         ntpSeconds: ntpSeconds % 2 ** 32,
-        ntpFraction: Math.floor((wallclock - ntpSeconds) * 2 ** 32),
+        ntpFraction: s.ntpDigitsFraction
+          ? Number(String(wallclock).split('.')[1] ?? '0')
+          : Math.floor((wallclock - ntpSeconds) * 2 ** 32),
         rtpTimestamp:
           rtpAt(kind, kind === 'video' ? t - (random() * (s.videoSrErrorMs ?? 0)) / 1000 : t) % 2 ** 32,
         packetCount: 0,
@@ -211,6 +218,28 @@ describe('PublisherClock', () => {
       `after the jump: ${maxAbs(avOffsetsMs(audio, video, 12))}`,
     );
     assertMonotonic(video, 'video');
+  });
+
+  test('reports of whole NTP seconds (werift: the decimal digits as the fraction) are not used: arrival timing', () => {
+    const werift = { ...base, durationSeconds: 60, ntpDigitsFraction: true, videoExtraDelayMs: 0 };
+    const { audio, video, clock } = run(werift);
+    assert.equal(clock.stats().audio?.mode, 'arrival');
+    assert.equal(clock.stats().video?.mode, 'arrival');
+    assert.ok((clock.stats().audio?.srIgnored ?? 0) >= 55 && (clock.stats().video?.srIgnored ?? 0) >= 55);
+    // Placed by their arrivals: in sync within the network's jitter, and due the playout delay after they came.
+    assert.ok(maxAbs(avOffsetsMs(audio, video, 5)) <= werift.jitterMs + 5);
+    for (const frame of [...audio, ...video]) {
+      const dueAfterMs = frame.outMs - frame.arrivalMs;
+      assert.ok(
+        dueAfterMs >= defaultPublisherClockOptions.playoutDelayMs - werift.jitterMs - 1,
+        `a frame captured at ${frame.captureSeconds.toFixed(2)} s due ${dueAfterMs.toFixed(0)} ms after it came`,
+      );
+    }
+    // A sender with a real clock loses at most the rare report whose fraction happens to be that small.
+    const { audio: realAudio, video: realVideo } = run({ ...werift, ntpDigitsFraction: false }).clock.stats();
+    assert.ok(realAudio !== undefined && realVideo !== undefined);
+    assert.equal(realVideo.mode, 'sender-report');
+    assert.ok(realAudio.srIgnored + realVideo.srIgnored <= 2);
   });
 
   test("video Sender Reports off by up to 150 ms (last packet's RTP time): video steered, never squeezed", () => {
