@@ -192,6 +192,11 @@ export function createMetrics(sources: MetricsSources): Registry {
     'NACKs sent to publishers for missing packets.',
     (t) => t.nacksSent,
   );
+  ingestCounter(
+    'nagare_rtcp_sender_reports_ignored_total',
+    'Sender Reports not used for lip sync because their NTP time is whole seconds (werift publishers): such tracks are timed by their arrival.',
+    (t) => t.senderReportsIgnored,
+  );
   ingestCounter('nagare_frames_total', 'Frames assembled from RTP.', (t) => t.frames);
   ingestCounter(
     'nagare_keyframe_requests_total',

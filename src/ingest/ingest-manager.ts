@@ -27,6 +27,8 @@ export interface TrackTotals {
   keyframeRequests: number;
   /** NACKs the transport sent upstream (as last read from it). */
   nacksSent: number;
+  /** Sender Reports not used for lip sync: NTP times of whole seconds (publisher-clock.ts). */
+  senderReportsIgnored: number;
 }
 
 export interface IngestTotals {
@@ -45,6 +47,7 @@ const emptyTrack = (): TrackTotals => ({
   recovered: 0,
   keyframeRequests: 0,
   nacksSent: 0,
+  senderReportsIgnored: 0,
 });
 
 function addFeedStats(totals: IngestTotals, feed: PublisherFeed): void {
@@ -63,6 +66,7 @@ function addFeedStats(totals: IngestTotals, feed: PublisherFeed): void {
     into.recovered += track.jitter.recovered;
     into.keyframeRequests += track.keyframeRequests;
     into.nacksSent += stats.transport[kind]?.nacksSent ?? 0;
+    into.senderReportsIgnored += stats.clock[kind]?.srIgnored ?? 0;
   }
 }
 

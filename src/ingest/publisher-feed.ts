@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { monotonicMs } from '../lib/clock.ts';
-import { loopStalls } from '../lib/loop-stalls.ts';
+import { loopStalledMs, loopStalls } from '../lib/loop-stalls.ts';
 import type { Codec, EncodedFrame } from '../rtp/encoded-frame.ts';
 import { ParseError } from '../rtp/parse-error.ts';
 import {
@@ -62,7 +62,7 @@ export class PublisherFeed {
       ...defaultPublisherIngestOptions,
       clock: {
         ...defaultPublisherIngestOptions.clock,
-        stalledMs: (fromMs, toMs) => loopStalls.stalledMsBetween(fromMs, toMs),
+        stalledMs: loopStalledMs,
       },
     });
     this.#recorder =

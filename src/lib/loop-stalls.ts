@@ -90,3 +90,7 @@ function overlap(start: number, end: number, fromMs: number, toMs: number): numb
 
 /** The process's one monitor: the server starts it and stops it. */
 export const loopStalls = new LoopStalls();
+
+/** How much of [fromMs, toMs] this process's loop was held up, ms (`loopStalls`, while anyone watches it). */
+export const loopStalledMs = (fromMs: number, toMs: number): number =>
+  loopStalls.stalledMsBetween(fromMs, toMs);

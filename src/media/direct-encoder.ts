@@ -17,7 +17,7 @@
 import type { Writable } from 'node:stream';
 import { matroskaFrame, matroskaHeader } from '../container/matroska-writer.ts';
 import { monotonicMs } from '../lib/clock.ts';
-import { loopStalls } from '../lib/loop-stalls.ts';
+import { loopStalledMs } from '../lib/loop-stalls.ts';
 import type { EncodedFrame } from '../rtp/encoded-frame.ts';
 import type { ChannelEncoderOptions } from './channel-encoder.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
@@ -67,8 +67,9 @@ const startTimeoutMs = 10_000;
 const maxHeldAudio = 4;
 /**
  * How long a picture may wait in ffmpeg past a part's length, ms. A run that fell back costs a cut and the
- * decoder's and mixer's CPU, so a passing hiccup of the machine must not end it: on a 2-core machine carrying one
- * channel, 1.5 s (then on media times) ended 2 of 16 runs of 50 s, at a picture 1.78 s beyond the output.
+ * decoder's and mixer's CPU, so a passing hiccup must not end it. Measured on media times with 1.5 s, it ended 2
+ * of 16 one-channel runs of 50 s (a picture 1.78 s past the output), the publisher's video then being placed up
+ * to a second off its sound (werift's whole-second Sender Reports, docs/interop-notes.md).
  */
 const defaultMaxLagMs = 2500;
 /** Extra room for lag before the first part comes out: ffmpeg starting on a loaded machine, ms. */
@@ -158,8 +159,7 @@ export class DirectEncoder {
    * ffmpeg starts).
    */
   #lagging(nowMs: number): { lagMs: number; allowedMs: number } {
-    const { maxLagMs = defaultMaxLagMs, stalledMs = loopStalls.stalledMsBetween.bind(loopStalls) } =
-      this.#options;
+    const { maxLagMs = defaultMaxLagMs, stalledMs = loopStalledMs } = this.#options;
     const allowedMs = this.#options.partSeconds * 1000 + maxLagMs + (this.#outputStarted ? 0 : startGraceMs);
     return { lagMs: this.#lag.lagMs(nowMs, stalledMs), allowedMs };
   }

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { matroskaFrame, matroskaHeader, type MatroskaTrack } from '../container/matroska-writer.ts';
 import type { EncodedFrame } from '../rtp/encoded-frame.ts';
 import { monotonicMs } from '../lib/clock.ts';
-import { loopStalls } from '../lib/loop-stalls.ts';
+import { loopStalledMs } from '../lib/loop-stalls.ts';
 import { DecoderLag } from './decoder-lag.ts';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg-process.ts';
 import { RestartBackoff } from './restart-backoff.ts';
@@ -223,8 +223,8 @@ export class PublisherDecoder {
       if (!this.#withVideo) return;
       const now = monotonicMs();
       const overloaded = stdin.writableLength > (this.#options.maxQueuedBytes ?? 4 * 1024 * 1024);
-      const stalled = this.#options.stalledMs ?? loopStalls.stalledMsBetween.bind(loopStalls);
-      const behind = this.#lag.lagMs(now, stalled) > (this.#options.maxLagMs ?? 1000);
+      const behind =
+        this.#lag.lagMs(now, this.#options.stalledMs ?? loopStalledMs) > (this.#options.maxLagMs ?? 1000);
       // Once dropping, only a keyframe ends it: the pictures in between refer to the ones dropped.
       if (overloaded || (this.#dropping ? !frame.keyframe : behind)) {
         if (!this.#dropping) {

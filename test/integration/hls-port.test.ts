@@ -72,6 +72,8 @@ test('a channel played from the HLS port: the playlist URL points there, and the
       assert.ok((metrics.get('nagare_hls_requests_total{resource="media"}') ?? 0) >= 3);
       assert.ok((metrics.get('nagare_hls_requests_total{resource="segment"}') ?? 0) >= 1);
       assert.equal(metrics.get('nagare_hls_worker_restarts_total'), 0);
+      // The replay publisher is werift, whose Sender Reports carry whole NTP seconds: none is used.
+      assert.ok((metrics.get('nagare_rtcp_sender_reports_ignored_total{kind="video"}') ?? 0) >= 1);
     } finally {
       await publisher.close();
     }
