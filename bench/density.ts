@@ -28,7 +28,7 @@
  *
  * Prints tables and writes bench/results/density.json. Target: Nagare / bare CPU per channel ≤ 1.15.
  *
- *   node bench/density.ts [stepSeconds=20] [maxChannels=20]
+ *   node bench/density.ts [stepSeconds=20] [maxChannels=26]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -81,7 +81,7 @@ const staggerMs = 300;
 const freshSettleSeconds = 5;
 
 const stepSeconds = Number(process.argv[2] ?? '20');
-const maxChannels = Number(process.argv[3] ?? '20');
+const maxChannels = Number(process.argv[3] ?? '26');
 if (!(stepSeconds >= 2 * settleSeconds) || !Number.isInteger(maxChannels) || maxChannels < 1) {
   throw new Error(`usage: node bench/density.ts [stepSeconds ≥ ${2 * settleSeconds}] [maxChannels ≥ 1]`);
 }
